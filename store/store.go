@@ -24,6 +24,9 @@ var (
 	// (an existing module version, secret name, tenant name) or a precondition
 	// (a stale expected version).
 	ErrConflict = errors.New("store: conflict")
+	// ErrInvalidCursor is returned (wrapped) by list methods when Page.Cursor
+	// is not a cursor that the same list returned: the caller sent garbage.
+	ErrInvalidCursor = errors.New("store: invalid cursor")
 )
 
 // Store is everything a backend provides. It is split by noun so that each
@@ -155,11 +158,13 @@ type WorkflowUpdateParams struct {
 	// ExpectedVersion, when non-zero, makes the update fail with ErrConflict
 	// unless the current version is this one (optimistic locking).
 	ExpectedVersion int
+	// Active, when non-nil, sets Workflow.Active; nil keeps it.
+	Active *bool
 }
 
 // Workflows stores workflows and every saved version of them.
 type Workflows interface {
-	// WorkflowInsert stores a new workflow as version 1.
+	// WorkflowInsert stores a new workflow as version 1, active.
 	WorkflowInsert(ctx context.Context, tenantID string, def *workflow.Workflow) (*Workflow, error)
 	WorkflowGet(ctx context.Context, tenantID, id string) (*Workflow, error)
 	// WorkflowList lists the tenant's workflows, newest first, and the cursor
@@ -170,6 +175,8 @@ type Workflows interface {
 	// WorkflowDelete removes a workflow from listings and reads; its versions
 	// stay for the executions that ran them.
 	WorkflowDelete(ctx context.Context, tenantID, id string) error
+	// WorkflowVersionGet reads one version; like every read above, it is
+	// ErrNotFound once the workflow is deleted.
 	WorkflowVersionGet(ctx context.Context, tenantID, id string, version int) (*WorkflowVersion, error)
 	// WorkflowVersionList lists the versions of a workflow, newest first.
 	WorkflowVersionList(ctx context.Context, tenantID, id string, page Page) ([]*WorkflowVersion, string, error)
@@ -204,11 +211,14 @@ type Modules interface {
 	// ModuleVersionInsert stores a version and its bytes in one transaction.
 	// The same name, version and digest again is a no-op that returns the stored
 	// version; the same name and version with another digest is ErrConflict.
+	// v.Digest must be the digest of wasm; Size is set to len(wasm).
 	ModuleVersionInsert(ctx context.Context, tenantID string, v *ModuleVersion, wasm []byte) (*ModuleVersion, error)
 	ModuleVersionGet(ctx context.Context, tenantID, name, version string) (*ModuleVersion, error)
-	// ModuleVersionList lists every version of a module, oldest first.
+	// ModuleVersionList lists every version of a module, oldest first;
+	// ErrNotFound when the module has none.
 	ModuleVersionList(ctx context.Context, tenantID, name string) ([]*ModuleVersion, error)
-	// ModuleList lists the tenant's module names, sorted by name.
+	// ModuleList lists the tenant's module names, sorted by name; a summary's
+	// LatestVersion is the version uploaded last.
 	ModuleList(ctx context.Context, tenantID string, page Page) ([]*ModuleSummary, string, error)
 	// ModuleBlobGet reads the wasm bytes stored under a digest for the tenant.
 	ModuleBlobGet(ctx context.Context, tenantID, digest string) ([]byte, error)
@@ -289,12 +299,15 @@ type ExecutionFilter struct {
 // Executions stores executions and their node runs. The engine adds the
 // claim/finish transactions it needs on top of these.
 type Executions interface {
-	// ExecutionInsert stores an execution and its node runs in one transaction.
+	// ExecutionInsert stores an execution (status queued) and its node runs in
+	// one transaction; a run's Attempt defaults to 1 and its Status to pending.
+	// ErrNotFound when the workflow version does not exist in the tenant.
 	ExecutionInsert(ctx context.Context, tenantID string, p *ExecutionInsertParams) (*Execution, []*NodeRun, error)
 	ExecutionGet(ctx context.Context, tenantID, id string) (*Execution, error)
 	// ExecutionList lists executions, newest first.
 	ExecutionList(ctx context.Context, tenantID string, f ExecutionFilter, page Page) ([]*Execution, string, error)
-	// NodeRunList lists an execution's node runs in creation order.
+	// NodeRunList lists an execution's node runs in creation order;
+	// ErrNotFound when the execution does not exist in the tenant.
 	NodeRunList(ctx context.Context, tenantID, executionID string) ([]*NodeRun, error)
 }
 
@@ -341,11 +354,14 @@ type AuditEntry struct {
 type AuditFilter struct {
 	Actor  string
 	Action string
-	Since  *time.Time
+	// Since keeps entries created at or after it.
+	Since *time.Time
 }
 
 // Audit stores the audit log, which is append-only.
 type Audit interface {
+	// AuditInsert appends an entry. It sets e.TenantID, and e.ID and
+	// e.CreatedAt when they are zero.
 	AuditInsert(ctx context.Context, tenantID string, e *AuditEntry) error
 	// AuditList lists entries, newest first.
 	AuditList(ctx context.Context, tenantID string, f AuditFilter, page Page) ([]*AuditEntry, string, error)

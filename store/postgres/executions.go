@@ -1,0 +1,142 @@
+package postgres
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/wasmflow/wasmflow/store"
+)
+
+const executionColumns = `id, tenant_id, workflow_id, workflow_version, status, trigger_kind, input, error,
+	created_at, started_at, finished_at`
+
+const nodeRunColumns = `id, tenant_id, execution_id, node, attempt, status, pending, lease_until, input_size,
+	output, logs, error, created_at, started_at, finished_at`
+
+// ExecutionInsert stores a queued execution and its node runs in one
+// transaction (one round trip). ErrNotFound when the workflow version is
+// not the tenant's; ErrConflict when two runs share a node and attempt.
+func (s *Store) ExecutionInsert(ctx context.Context, tenantID string, p *store.ExecutionInsertParams) (*store.Execution, []*store.NodeRun, error) {
+	ex, runs, err := newExecution(tenantID, p)
+	if err != nil {
+		return nil, nil, err
+	}
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO executions (`+executionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		ex.ID, ex.TenantID, ex.WorkflowID, ex.WorkflowVersion, ex.Status, ex.Trigger, ex.Input, ex.Error,
+		ex.CreatedAt, ex.StartedAt, ex.FinishedAt)
+	for i, r := range runs {
+		b.Queue(`INSERT INTO node_runs (seq, `+nodeRunColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+			i, r.ID, r.TenantID, r.ExecutionID, r.Node, r.Attempt, r.Status, r.Pending, r.LeaseUntil, r.InputSize,
+			r.Output, r.Logs, r.Error, r.CreatedAt, r.StartedAt, r.FinishedAt)
+	}
+	if err := sendBatch(ctx, s.pool, b); err != nil {
+		return nil, nil, err
+	}
+	return ex, runs, nil
+}
+
+// newExecution checks p and returns the records to store.
+func newExecution(tenantID string, p *store.ExecutionInsertParams) (*store.Execution, []*store.NodeRun, error) {
+	if p == nil {
+		return nil, nil, errors.New("store: ExecutionInsert needs params")
+	}
+	input, err := rawJSON("execution input", p.Input)
+	if err != nil {
+		return nil, nil, err
+	}
+	t := now()
+	ex := &store.Execution{
+		ID: store.NewID("ex"), TenantID: tenantID, WorkflowID: p.WorkflowID, WorkflowVersion: p.WorkflowVersion,
+		Status: store.ExecutionQueued, Trigger: p.Trigger, Input: input, CreatedAt: t,
+	}
+	runs := make([]*store.NodeRun, len(p.Runs))
+	for i, in := range p.Runs {
+		if in == nil {
+			return nil, nil, fmt.Errorf("store: ExecutionInsert: run %d is nil", i)
+		}
+		r := *in
+		r.ID, r.TenantID, r.ExecutionID, r.CreatedAt = store.NewID("nr"), tenantID, ex.ID, t
+		r.Attempt = cmp.Or(r.Attempt, 1)
+		r.Status = cmp.Or(r.Status, store.RunPending)
+		r.LeaseUntil, r.StartedAt, r.FinishedAt = normp(r.LeaseUntil), normp(r.StartedAt), normp(r.FinishedAt)
+		for _, f := range []struct {
+			name string
+			raw  *[]byte
+		}{{"output", (*[]byte)(&r.Output)}, {"logs", (*[]byte)(&r.Logs)}, {"error", (*[]byte)(&r.Error)}} {
+			if *f.raw, err = rawJSON("node run "+f.name, *f.raw); err != nil {
+				return nil, nil, err
+			}
+		}
+		runs[i] = &r
+	}
+	return ex, runs, nil
+}
+
+// ExecutionGet reads an execution.
+func (s *Store) ExecutionGet(ctx context.Context, tenantID, id string) (*store.Execution, error) {
+	return getOne(ctx, s.pool, scanExecution,
+		`SELECT `+executionColumns+` FROM executions WHERE tenant_id = $1 AND id = $2`, tenantID, id)
+}
+
+// ExecutionList lists the tenant's executions, newest first, optionally
+// only one workflow's or those in one status.
+func (s *Store) ExecutionList(ctx context.Context, tenantID string, f store.ExecutionFilter, page store.Page) ([]*store.Execution, string, error) {
+	after, err := decodeCursor(page.Cursor, cursorExecutions, 1)
+	if err != nil {
+		return nil, "", err
+	}
+	var q query
+	q.where("tenant_id = ?", tenantID)
+	if f.WorkflowID != "" {
+		q.where("workflow_id = ?", f.WorkflowID)
+	}
+	if f.Status != "" {
+		q.where("status = ?", f.Status)
+	}
+	if after != nil {
+		q.where("id < ?", after[0])
+	}
+	stmt, args := q.build(`SELECT `+executionColumns+` FROM executions`, `ORDER BY id DESC`, page.Size())
+	exs, err := getAll(ctx, s.pool, scanExecution, stmt, args...)
+	if err != nil {
+		return nil, "", err
+	}
+	exs, next := pageOf(exs, page.Size(), func(e *store.Execution) string { return encodeCursor(cursorExecutions, e.ID) })
+	return exs, next, nil
+}
+
+// NodeRunList lists an execution's node runs in creation order.
+func (s *Store) NodeRunList(ctx context.Context, tenantID, executionID string) ([]*store.NodeRun, error) {
+	runs, err := getAll(ctx, s.pool, scanNodeRun, `SELECT `+nodeRunColumns+` FROM node_runs
+		WHERE tenant_id = $1 AND execution_id = $2 ORDER BY seq`, tenantID, executionID)
+	if err == nil && len(runs) == 0 {
+		_, err = s.ExecutionGet(ctx, tenantID, executionID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return runs, nil
+}
+
+func scanExecution(r pgx.Row) (*store.Execution, error) {
+	var e store.Execution
+	err := r.Scan(&e.ID, &e.TenantID, &e.WorkflowID, &e.WorkflowVersion, &e.Status, &e.Trigger,
+		(*[]byte)(&e.Input), (*[]byte)(&e.Error), &e.CreatedAt, &e.StartedAt, &e.FinishedAt)
+	e.CreatedAt, e.StartedAt, e.FinishedAt = utc(e.CreatedAt), utcp(e.StartedAt), utcp(e.FinishedAt)
+	return &e, err
+}
+
+func scanNodeRun(r pgx.Row) (*store.NodeRun, error) {
+	var n store.NodeRun
+	err := r.Scan(&n.ID, &n.TenantID, &n.ExecutionID, &n.Node, &n.Attempt, &n.Status, &n.Pending, &n.LeaseUntil,
+		&n.InputSize, (*[]byte)(&n.Output), (*[]byte)(&n.Logs), (*[]byte)(&n.Error),
+		&n.CreatedAt, &n.StartedAt, &n.FinishedAt)
+	n.LeaseUntil, n.CreatedAt, n.StartedAt, n.FinishedAt = utcp(n.LeaseUntil), utc(n.CreatedAt), utcp(n.StartedAt), utcp(n.FinishedAt)
+	return &n, err
+}

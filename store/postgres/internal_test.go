@@ -1,0 +1,93 @@
+package postgres
+
+import (
+	"errors"
+	"log/slog"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/wasmflow/wasmflow/internal/testdb"
+	"github.com/wasmflow/wasmflow/migrations"
+	"github.com/wasmflow/wasmflow/store"
+	"github.com/wasmflow/wasmflow/workflow"
+)
+
+func TestTranslate(t *testing.T) {
+	t.Parallel()
+	require.NoError(t, translate(nil))
+	require.Equal(t, store.ErrNotFound, translate(pgx.ErrNoRows))
+	for _, sentinel := range []error{store.ErrNotFound, store.ErrConflict, store.ErrInvalidCursor} {
+		wrapped := errors.Join(sentinel, errors.New("detail"))
+		require.Equal(t, wrapped, translate(wrapped), "translated errors pass through")
+	}
+	err := translate(errors.New("boom"))
+	require.EqualError(t, err, "postgres: boom")
+	require.Equal(t, err, translate(err), "wrapped once")
+}
+
+func TestCursors(t *testing.T) {
+	t.Parallel()
+	c := encodeCursor(cursorAudit, "123", "au_x")
+	key, err := decodeCursor(c, cursorAudit, 2)
+	require.NoError(t, err)
+	require.Equal(t, []string{"123", "au_x"}, key)
+	_, err = decodeCursor(c, cursorAudit, 1)
+	require.ErrorIs(t, err, store.ErrInvalidCursor)
+	key, err = decodeCursor("", cursorAudit, 2)
+	require.NoError(t, err)
+	require.Nil(t, key)
+}
+
+func openInternal(t *testing.T) *Store {
+	t.Helper()
+	s, err := OpenAndMigrate(t.Context(), Config{URL: testdb.Postgres(t), MaxConns: 2, Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func TestMigrationFailureRollsBack(t *testing.T) {
+	t.Parallel()
+	s := openInternal(t)
+	before, err := s.SchemaVersion(t.Context())
+	require.NoError(t, err)
+	all, err := migrations.List(migrations.Postgres())
+	require.NoError(t, err)
+
+	bad := append(all, migrations.Migration{Version: len(all) + 1, Name: "bad",
+		Up: "CREATE TABLE half_done (x int); NOT SQL", Down: "NOT SQL"})
+	require.ErrorContains(t, s.migrateTo(t.Context(), bad, len(bad)), "_bad up")
+	v, err := s.SchemaVersion(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, before, v)
+	var exists bool
+	require.NoError(t, s.pool.QueryRow(t.Context(), `SELECT to_regclass('half_done') IS NOT NULL`).Scan(&exists))
+	require.False(t, exists, "a failed migration leaves nothing behind")
+
+	bad[len(bad)-1].Up = "CREATE TABLE half_done (x int)"
+	require.NoError(t, s.migrateTo(t.Context(), bad, len(bad)))
+	require.ErrorContains(t, s.migrateTo(t.Context(), bad, 0), "_bad down")
+	v, err = s.SchemaVersion(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, len(bad), v)
+}
+
+// A definition that no longer decodes is an error, not a zero workflow.
+func TestCorruptDefinition(t *testing.T) {
+	t.Parallel()
+	s := openInternal(t)
+	tn, err := s.TenantInsert(t.Context(), "t")
+	require.NoError(t, err)
+	w, err := s.WorkflowInsert(t.Context(), tn.ID, &workflow.Workflow{Name: "w"})
+	require.NoError(t, err)
+	_, err = s.pool.Exec(t.Context(), `UPDATE workflow_versions SET definition = '[1]'`)
+	require.NoError(t, err)
+	_, err = s.WorkflowGet(t.Context(), tn.ID, w.ID)
+	require.ErrorContains(t, err, "decode workflow")
+	_, _, err = s.WorkflowList(t.Context(), tn.ID, store.Page{})
+	require.ErrorContains(t, err, "decode workflow")
+	_, err = s.WorkflowVersionGet(t.Context(), tn.ID, w.ID, 1)
+	require.ErrorContains(t, err, "decode workflow")
+}

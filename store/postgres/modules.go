@@ -1,0 +1,148 @@
+package postgres
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/wasmflow/wasmflow/store"
+)
+
+const moduleVersionColumns = `tenant_id, name, version, digest, abi, size, manifest, signature, created_at`
+
+// ModuleVersionInsert stores a module version and, once per tenant and
+// digest, its bytes, in one transaction. Inserting the same name, version
+// and digest again returns the stored version; the same name and version
+// with another digest is ErrConflict. v.Digest must be "sha256:<hex>" of
+// wasm.
+func (s *Store) ModuleVersionInsert(ctx context.Context, tenantID string, v *store.ModuleVersion, wasm []byte) (*store.ModuleVersion, error) {
+	m, err := newModuleVersion(tenantID, v, wasm)
+	if err != nil {
+		return nil, err
+	}
+	var stored *store.ModuleVersion
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		// Create or lock the module's row first: concurrent uploads of one
+		// module queue here, so the check below sees the winner's version.
+		_, err := tx.Exec(ctx, `
+			INSERT INTO modules (tenant_id, name, latest_version, versions, created_at, updated_at)
+			VALUES ($1, $2, '', 0, $3, $3)
+			ON CONFLICT (tenant_id, name) DO UPDATE SET versions = modules.versions`,
+			m.TenantID, m.Name, m.CreatedAt)
+		if err != nil {
+			return err
+		}
+		stored, err = getOne(ctx, tx, scanModuleVersion, `SELECT `+moduleVersionColumns+`
+			FROM module_versions WHERE tenant_id = $1 AND name = $2 AND version = $3`, m.TenantID, m.Name, m.Version)
+		switch {
+		case err == nil && stored.Digest == m.Digest:
+			return nil
+		case err == nil:
+			return fmt.Errorf("%w: module %s@%s exists with digest %s", store.ErrConflict, m.Name, m.Version, stored.Digest)
+		case !errors.Is(err, store.ErrNotFound):
+			return err
+		}
+		stored = m
+		b := &pgx.Batch{}
+		b.Queue(`INSERT INTO module_blobs (tenant_id, digest, size, data, created_at) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (tenant_id, digest) DO NOTHING`, m.TenantID, m.Digest, m.Size, wasm, m.CreatedAt)
+		b.Queue(`UPDATE modules SET latest_version = $3, versions = versions + 1, updated_at = $4
+			WHERE tenant_id = $1 AND name = $2`, m.TenantID, m.Name, m.Version, m.CreatedAt)
+		b.Queue(`INSERT INTO module_versions (seq, `+moduleVersionColumns+`) VALUES (
+			(SELECT versions FROM modules WHERE tenant_id = $1 AND name = $2), $1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			m.TenantID, m.Name, m.Version, m.Digest, m.ABI, m.Size, m.Manifest, m.Signature, m.CreatedAt)
+		return sendBatch(ctx, tx, b)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return stored, nil
+}
+
+// newModuleVersion checks a version to insert and returns the record to store.
+func newModuleVersion(tenantID string, v *store.ModuleVersion, wasm []byte) (*store.ModuleVersion, error) {
+	if v == nil {
+		return nil, errors.New("store: ModuleVersionInsert needs a version")
+	}
+	sum := sha256.Sum256(wasm)
+	if want := "sha256:" + hex.EncodeToString(sum[:]); v.Digest != want {
+		return nil, fmt.Errorf("store: module digest %q is not the digest of its bytes (%s)", v.Digest, want)
+	}
+	m := *v
+	m.TenantID, m.Size, m.CreatedAt = tenantID, int64(len(wasm)), now()
+	var err error
+	if m.Manifest, err = rawJSON("module manifest", m.Manifest); err != nil {
+		return nil, err
+	}
+	if m.Signature, err = rawJSON("module signature", m.Signature); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// ModuleVersionGet reads one version of a module.
+func (s *Store) ModuleVersionGet(ctx context.Context, tenantID, name, version string) (*store.ModuleVersion, error) {
+	return getOne(ctx, s.pool, scanModuleVersion, `SELECT `+moduleVersionColumns+`
+		FROM module_versions WHERE tenant_id = $1 AND name = $2 AND version = $3`, tenantID, name, version)
+}
+
+// ModuleVersionList lists every version of a module in upload order;
+// ErrNotFound when it has none.
+func (s *Store) ModuleVersionList(ctx context.Context, tenantID, name string) ([]*store.ModuleVersion, error) {
+	vs, err := getAll(ctx, s.pool, scanModuleVersion, `SELECT `+moduleVersionColumns+`
+		FROM module_versions WHERE tenant_id = $1 AND name = $2 ORDER BY seq`, tenantID, name)
+	if err == nil && len(vs) == 0 {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return vs, nil
+}
+
+// ModuleList lists the tenant's modules by name, each with its newest
+// (last uploaded) version.
+func (s *Store) ModuleList(ctx context.Context, tenantID string, page store.Page) ([]*store.ModuleSummary, string, error) {
+	after, err := decodeCursor(page.Cursor, cursorModules, 1)
+	if err != nil {
+		return nil, "", err
+	}
+	var q query
+	q.where("tenant_id = ?", tenantID)
+	q.where("versions > 0")
+	if after != nil {
+		q.where("name > ?", after[0])
+	}
+	stmt, args := q.build(`SELECT name, latest_version, versions, updated_at FROM modules`, `ORDER BY name`, page.Size())
+	ms, err := getAll(ctx, s.pool, func(r pgx.Row) (*store.ModuleSummary, error) {
+		var m store.ModuleSummary
+		err := r.Scan(&m.Name, &m.LatestVersion, &m.Versions, &m.UpdatedAt)
+		m.UpdatedAt = utc(m.UpdatedAt)
+		return &m, err
+	}, stmt, args...)
+	if err != nil {
+		return nil, "", err
+	}
+	ms, next := pageOf(ms, page.Size(), func(m *store.ModuleSummary) string { return encodeCursor(cursorModules, m.Name) })
+	return ms, next, nil
+}
+
+// ModuleBlobGet reads the wasm bytes stored under a digest for the tenant.
+func (s *Store) ModuleBlobGet(ctx context.Context, tenantID, digest string) ([]byte, error) {
+	return getOne(ctx, s.pool, func(r pgx.Row) ([]byte, error) {
+		var b []byte
+		return b, r.Scan(&b)
+	}, `SELECT data FROM module_blobs WHERE tenant_id = $1 AND digest = $2`, tenantID, digest)
+}
+
+func scanModuleVersion(r pgx.Row) (*store.ModuleVersion, error) {
+	var m store.ModuleVersion
+	err := r.Scan(&m.TenantID, &m.Name, &m.Version, &m.Digest, &m.ABI, &m.Size,
+		(*[]byte)(&m.Manifest), (*[]byte)(&m.Signature), &m.CreatedAt)
+	m.CreatedAt = utc(m.CreatedAt)
+	return &m, err
+}

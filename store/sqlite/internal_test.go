@@ -1,0 +1,97 @@
+package sqlite
+
+import (
+	"database/sql"
+	"errors"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wasmflow/wasmflow/migrations"
+	"github.com/wasmflow/wasmflow/store"
+	"github.com/wasmflow/wasmflow/workflow"
+)
+
+func TestTranslate(t *testing.T) {
+	t.Parallel()
+	require.NoError(t, translate(nil))
+	require.Equal(t, store.ErrNotFound, translate(sql.ErrNoRows))
+	for _, sentinel := range []error{store.ErrNotFound, store.ErrConflict, store.ErrInvalidCursor} {
+		wrapped := errors.Join(sentinel, errors.New("detail"))
+		require.Equal(t, wrapped, translate(wrapped), "translated errors pass through")
+	}
+	err := translate(errors.New("boom"))
+	require.EqualError(t, err, "sqlite: boom")
+	require.Equal(t, err, translate(err), "wrapped once")
+}
+
+func TestTimeScanners(t *testing.T) {
+	t.Parallel()
+	var at time.Time
+	require.NoError(t, micros{&at}.Scan(int64(1_700_000_000_123_456)))
+	require.Equal(t, time.UnixMicro(1_700_000_000_123_456).UTC(), at)
+	require.Error(t, micros{&at}.Scan("2024-01-01"))
+
+	p := &at
+	require.NoError(t, optMicros{&p}.Scan(nil))
+	require.Nil(t, p)
+	require.NoError(t, optMicros{&p}.Scan(int64(5)))
+	require.Equal(t, time.UnixMicro(5).UTC(), *p)
+	require.Error(t, optMicros{&p}.Scan(1.5))
+}
+
+func openInternal(t *testing.T) *Store {
+	t.Helper()
+	s, err := OpenAndMigrate(t.Context(), Config{Path: filepath.Join(t.TempDir(), "db"), Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func TestMigrationFailureRollsBack(t *testing.T) {
+	t.Parallel()
+	s := openInternal(t)
+	before, err := s.SchemaVersion(t.Context())
+	require.NoError(t, err)
+	all, err := migrations.List(migrations.SQLite())
+	require.NoError(t, err)
+
+	bad := append(all, migrations.Migration{Version: len(all) + 1, Name: "bad",
+		Up: "CREATE TABLE half_done (x INTEGER); NOT SQL", Down: "NOT SQL"})
+	require.ErrorContains(t, s.migrateTo(t.Context(), bad, len(bad)), "_bad up")
+	v, err := s.SchemaVersion(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, before, v)
+	var n int
+	require.NoError(t, s.read.QueryRowContext(t.Context(),
+		`SELECT count(*) FROM sqlite_schema WHERE name = 'half_done'`).Scan(&n))
+	require.Zero(t, n, "a failed migration leaves nothing behind")
+
+	bad[len(bad)-1].Up = "CREATE TABLE half_done (x INTEGER)"
+	require.NoError(t, s.migrateTo(t.Context(), bad, len(bad)))
+	require.ErrorContains(t, s.migrateTo(t.Context(), bad, 0), "_bad down")
+	v, err = s.SchemaVersion(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, len(bad), v)
+}
+
+// A definition or a time that no longer decodes is an error, not a zero value.
+func TestCorruptRows(t *testing.T) {
+	t.Parallel()
+	s := openInternal(t)
+	tn, err := s.TenantInsert(t.Context(), "t")
+	require.NoError(t, err)
+	w, err := s.WorkflowInsert(t.Context(), tn.ID, &workflow.Workflow{Name: "w"})
+	require.NoError(t, err)
+	_, err = s.write.ExecContext(t.Context(), `UPDATE workflow_versions SET definition = '[1]'`)
+	require.NoError(t, err)
+	_, err = s.WorkflowGet(t.Context(), tn.ID, w.ID)
+	require.ErrorContains(t, err, "decode workflow")
+	_, _, err = s.WorkflowList(t.Context(), tn.ID, store.Page{})
+	require.ErrorContains(t, err, "decode workflow")
+	_, err = s.WorkflowVersionGet(t.Context(), tn.ID, w.ID, 1)
+	require.ErrorContains(t, err, "decode workflow")
+}

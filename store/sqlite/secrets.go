@@ -1,0 +1,74 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+
+	"github.com/wasmflow/wasmflow/store"
+)
+
+const secretColumns = `tenant_id, name, ciphertext, wrapped_key, key_id, created_at, updated_at` //nolint:gosec // G101: column names, not a credential
+
+// SecretInsert stores a new secret (ciphertext only); ErrConflict when the
+// name exists in the tenant.
+func (s *Store) SecretInsert(ctx context.Context, tenantID string, in *store.Secret) (*store.Secret, error) {
+	if in == nil {
+		return nil, errors.New("store: SecretInsert needs a secret")
+	}
+	t := now()
+	sec := &store.Secret{TenantID: tenantID, Name: in.Name, Ciphertext: in.Ciphertext, WrappedKey: in.WrappedKey,
+		KeyID: in.KeyID, CreatedAt: t, UpdatedAt: t}
+	_, err := s.write.ExecContext(ctx, `INSERT INTO secrets (`+secretColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		sec.TenantID, sec.Name, sec.Ciphertext, sec.WrappedKey, sec.KeyID, us(t), us(t))
+	if err != nil {
+		return nil, translate(err)
+	}
+	return sec, nil
+}
+
+// SecretUpdate replaces a secret's ciphertext, wrapped key and key id.
+func (s *Store) SecretUpdate(ctx context.Context, tenantID string, in *store.Secret) (*store.Secret, error) {
+	if in == nil {
+		return nil, errors.New("store: SecretUpdate needs a secret")
+	}
+	return getOne(ctx, s.write, scanSecret, `
+		UPDATE secrets SET ciphertext = $3, wrapped_key = $4, key_id = $5, updated_at = $6
+		WHERE tenant_id = $1 AND name = $2
+		RETURNING `+secretColumns, tenantID, in.Name, in.Ciphertext, in.WrappedKey, in.KeyID, us(now()))
+}
+
+// SecretGet reads a secret.
+func (s *Store) SecretGet(ctx context.Context, tenantID, name string) (*store.Secret, error) {
+	return getOne(ctx, s.read, scanSecret,
+		`SELECT `+secretColumns+` FROM secrets WHERE tenant_id = $1 AND name = $2`, tenantID, name)
+}
+
+// SecretList lists the tenant's secrets sorted by name.
+func (s *Store) SecretList(ctx context.Context, tenantID string, page store.Page) ([]*store.Secret, string, error) {
+	after, err := decodeCursor(page.Cursor, cursorSecrets, 1)
+	if err != nil {
+		return nil, "", err
+	}
+	var q query
+	q.where("tenant_id = ?", tenantID)
+	if after != nil {
+		q.where("name > ?", after[0])
+	}
+	stmt, args := q.build(`SELECT `+secretColumns+` FROM secrets`, `ORDER BY name`, page.Size())
+	secs, err := getAll(ctx, s.read, scanSecret, stmt, args...)
+	if err != nil {
+		return nil, "", err
+	}
+	secs, next := pageOf(secs, page.Size(), func(s *store.Secret) string { return encodeCursor(cursorSecrets, s.Name) })
+	return secs, next, nil
+}
+
+// SecretDelete deletes a secret.
+func (s *Store) SecretDelete(ctx context.Context, tenantID, name string) error {
+	return execOne(ctx, s.write, `DELETE FROM secrets WHERE tenant_id = $1 AND name = $2`, tenantID, name)
+}
+
+func scanSecret(r row) (*store.Secret, error) {
+	var s store.Secret
+	return &s, r.Scan(&s.TenantID, &s.Name, &s.Ciphertext, &s.WrappedKey, &s.KeyID, micros{&s.CreatedAt}, micros{&s.UpdatedAt})
+}

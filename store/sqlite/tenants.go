@@ -1,0 +1,105 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+
+	"github.com/wasmflow/wasmflow/store"
+)
+
+// TenantInsert creates a tenant; ErrConflict when the name is taken.
+func (s *Store) TenantInsert(ctx context.Context, name string) (*store.Tenant, error) {
+	t := &store.Tenant{ID: store.NewID("tn"), Name: name, CreatedAt: now()}
+	_, err := s.write.ExecContext(ctx, `INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)`,
+		t.ID, t.Name, us(t.CreatedAt))
+	if err != nil {
+		return nil, translate(err)
+	}
+	return t, nil
+}
+
+// TenantGet reads a tenant by id.
+func (s *Store) TenantGet(ctx context.Context, id string) (*store.Tenant, error) {
+	return getOne(ctx, s.read, scanTenant, `SELECT id, name, created_at FROM tenants WHERE id = $1`, id)
+}
+
+// TenantGetByName reads a tenant by its unique name.
+func (s *Store) TenantGetByName(ctx context.Context, name string) (*store.Tenant, error) {
+	return getOne(ctx, s.read, scanTenant, `SELECT id, name, created_at FROM tenants WHERE name = $1`, name)
+}
+
+// TenantCount counts all tenants.
+func (s *Store) TenantCount(ctx context.Context) (int, error) {
+	var n int
+	err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM tenants`).Scan(&n)
+	return n, translate(err)
+}
+
+func scanTenant(r row) (*store.Tenant, error) {
+	var t store.Tenant
+	if err := r.Scan(&t.ID, &t.Name, micros{&t.CreatedAt}); err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+const apiKeyColumns = `id, tenant_id, name, role, prefix, hash, platform_admin, created_at, expires_at, revoked_at` //nolint:gosec // G101: column names, not a credential
+
+// APIKeyInsert stores a new API key; ErrConflict when the hash exists,
+// ErrNotFound when the tenant does not.
+func (s *Store) APIKeyInsert(ctx context.Context, tenantID string, p *store.APIKeyInsertParams) (*store.APIKey, error) {
+	if p == nil {
+		return nil, errors.New("store: APIKeyInsert needs params")
+	}
+	k := &store.APIKey{
+		ID: store.NewID("ak"), TenantID: tenantID, Name: p.Name, Role: p.Role, Prefix: p.Prefix,
+		Hash: p.Hash, PlatformAdmin: p.PlatformAdmin, CreatedAt: now(), ExpiresAt: normp(p.ExpiresAt),
+	}
+	_, err := s.write.ExecContext(ctx, `INSERT INTO api_keys (`+apiKeyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL)`,
+		k.ID, k.TenantID, k.Name, k.Role, k.Prefix, k.Hash, k.PlatformAdmin, us(k.CreatedAt), usp(k.ExpiresAt))
+	if err != nil {
+		return nil, translate(err)
+	}
+	return k, nil
+}
+
+// APIKeyGetByHash finds a key by its hash, in any tenant.
+func (s *Store) APIKeyGetByHash(ctx context.Context, hash []byte) (*store.APIKey, error) {
+	return getOne(ctx, s.read, scanAPIKey, `SELECT `+apiKeyColumns+` FROM api_keys WHERE hash = $1`, hash)
+}
+
+// APIKeyList lists the tenant's keys, revoked ones included, newest first.
+func (s *Store) APIKeyList(ctx context.Context, tenantID string, page store.Page) ([]*store.APIKey, string, error) {
+	after, err := decodeCursor(page.Cursor, cursorAPIKeys, 1)
+	if err != nil {
+		return nil, "", err
+	}
+	var q query
+	q.where("tenant_id = ?", tenantID)
+	if after != nil {
+		q.where("id < ?", after[0])
+	}
+	stmt, args := q.build(`SELECT `+apiKeyColumns+` FROM api_keys`, `ORDER BY id DESC`, page.Size())
+	keys, err := getAll(ctx, s.read, scanAPIKey, stmt, args...)
+	if err != nil {
+		return nil, "", err
+	}
+	keys, next := pageOf(keys, page.Size(), func(k *store.APIKey) string { return encodeCursor(cursorAPIKeys, k.ID) })
+	return keys, next, nil
+}
+
+// APIKeyRevoke marks a key revoked; revoking it again keeps the first time.
+func (s *Store) APIKeyRevoke(ctx context.Context, tenantID, id string) error {
+	return execOne(ctx, s.write, `UPDATE api_keys SET revoked_at = coalesce(revoked_at, $3) WHERE tenant_id = $1 AND id = $2`,
+		tenantID, id, us(now()))
+}
+
+func scanAPIKey(r row) (*store.APIKey, error) {
+	var k store.APIKey
+	err := r.Scan(&k.ID, &k.TenantID, &k.Name, &k.Role, &k.Prefix, &k.Hash, &k.PlatformAdmin,
+		micros{&k.CreatedAt}, optMicros{&k.ExpiresAt}, optMicros{&k.RevokedAt})
+	if err != nil {
+		return nil, err
+	}
+	return &k, nil
+}
