@@ -164,7 +164,8 @@ type WorkflowUpdateParams struct {
 
 // Workflows stores workflows and every saved version of them.
 type Workflows interface {
-	// WorkflowInsert stores a new workflow as version 1, active.
+	// WorkflowInsert stores a new workflow as version 1, inactive: its
+	// triggers fire only once it is activated.
 	WorkflowInsert(ctx context.Context, tenantID string, def *workflow.Workflow) (*Workflow, error)
 	WorkflowGet(ctx context.Context, tenantID, id string) (*Workflow, error)
 	// WorkflowList lists the tenant's workflows, newest first, and the cursor

@@ -24,7 +24,7 @@ SELECT v.workflow_id, v.tenant_id, v.version, v.definition, v.created_at
 FROM workflow_versions v
 JOIN workflows w ON w.tenant_id = v.tenant_id AND w.id = v.workflow_id AND w.deleted_at IS NULL`
 
-// WorkflowInsert stores a new, active workflow as version 1 (a row in
+// WorkflowInsert stores a new, inactive workflow as version 1 (a row in
 // workflows and one in workflow_versions, in one transaction).
 func (s *Store) WorkflowInsert(ctx context.Context, tenantID string, def *workflow.Workflow) (*store.Workflow, error) {
 	if def == nil {
@@ -36,7 +36,7 @@ func (s *Store) WorkflowInsert(ctx context.Context, tenantID string, def *workfl
 	}
 	t := now()
 	w := &store.Workflow{ID: store.NewID("wf"), TenantID: tenantID, Version: 1, Definition: stored,
-		Active: true, CreatedAt: t, UpdatedAt: t}
+		CreatedAt: t, UpdatedAt: t}
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO workflows (id, tenant_id, name, version, active, created_at, updated_at)
 			VALUES ($1, $2, $3, 1, $4, $5, $5)`, w.ID, w.TenantID, stored.Name, w.Active, us(t))

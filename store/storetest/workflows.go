@@ -24,7 +24,7 @@ func workflowCases() []testCase {
 			require.Regexp(t, `^wf_[0-9a-z]{26}$`, w.ID)
 			require.Equal(t, tenant, w.TenantID)
 			require.Equal(t, 1, w.Version)
-			require.True(t, w.Active, "a new workflow is active")
+			require.False(t, w.Active, "a new workflow is inactive until activated")
 			recent(t, w.CreatedAt)
 			require.Equal(t, w.CreatedAt, w.UpdatedAt)
 			requireSameDefinition(t, def, &w.Definition)
@@ -91,7 +91,7 @@ func workflowCases() []testCase {
 				require.Equal(t, i, up.Version)
 				require.Equal(t, w.CreatedAt, up.CreatedAt)
 				require.False(t, up.UpdatedAt.Before(w.UpdatedAt))
-				require.True(t, up.Active)
+				require.False(t, up.Active)
 				requireSameDefinition(t, def, &up.Definition)
 				defs = append(defs, def)
 
@@ -138,15 +138,15 @@ func workflowCases() []testCase {
 			tenant := newTenant(t, s)
 			w := insertWorkflow(t, s, tenant)
 			up, err := s.WorkflowUpdate(t.Context(), tenant, w.ID, &store.WorkflowUpdateParams{
-				Definition: w.Definition, Active: ptr(false)})
+				Definition: w.Definition, Active: ptr(true)})
 			require.NoError(t, err)
-			require.False(t, up.Active)
+			require.True(t, up.Active)
 			up, err = s.WorkflowUpdate(t.Context(), tenant, w.ID, &store.WorkflowUpdateParams{Definition: w.Definition})
 			require.NoError(t, err)
-			require.False(t, up.Active, "nil Active keeps it")
+			require.True(t, up.Active, "nil Active keeps it")
 			got, err := s.WorkflowGet(t.Context(), tenant, w.ID)
 			require.NoError(t, err)
-			require.False(t, got.Active)
+			require.True(t, got.Active)
 		}},
 		{"WorkflowUpdateMissing", func(t *testing.T, s store.Store) {
 			tenant := newTenant(t, s)

@@ -1,0 +1,198 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wasmflow/wasmflow/internal/testdb"
+)
+
+// startServe runs serve in-process and returns its base URL and a stop
+// function that cancels it and returns serve's error.
+func startServe(t *testing.T, cfg serveConfig) (string, func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), ready) }()
+	select {
+	case addr := <-ready:
+		var (
+			once    sync.Once
+			stopErr error
+		)
+		stop := func() error {
+			once.Do(func() { cancel(); stopErr = <-done })
+			return stopErr
+		}
+		t.Cleanup(func() { _ = stop() })
+		return "http://" + addr, stop
+	case err := <-done:
+		cancel()
+		t.Fatalf("serve: %v", err)
+	case <-time.After(30 * time.Second):
+		cancel()
+		t.Fatal("serve did not start within 30s")
+	}
+	return "", nil
+}
+
+func request(t *testing.T, method, url, key, body string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, url, strings.NewReader(body))
+	require.NoError(t, err)
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, data
+}
+
+const manualWorkflow = `{"name": "hello", "nodes": [{"name": "start", "type": "trigger.manual"}], "connections": []}`
+
+func readKey(t *testing.T, dir string) string {
+	t.Helper()
+	path := filepath.Join(dir, "admin-api-key")
+	info, err := os.Stat(path)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), info.Mode().Perm())
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	key := strings.TrimSpace(string(data))
+	require.True(t, strings.HasPrefix(key, "wf_"), "key %q", key)
+	return key
+}
+
+func TestServeEmbeddedBootstrapsOnceAndKeepsData(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := serveConfig{store: storeConfig{DataDir: dir}, Listen: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second}
+
+	base, stop := startServe(t, cfg)
+	status, _ := request(t, http.MethodGet, base+"/healthz", "", "")
+	require.Equal(t, http.StatusOK, status)
+	status, _ = request(t, http.MethodGet, base+"/readyz", "", "")
+	require.Equal(t, http.StatusOK, status)
+
+	key := readKey(t, dir)
+	status, body := request(t, http.MethodPost, base+"/api/v1/workflows", key, manualWorkflow)
+	require.Equal(t, http.StatusCreated, status, string(body))
+	var created struct{ ID string }
+	require.NoError(t, json.Unmarshal(body, &created))
+	status, _ = request(t, http.MethodGet, base+"/api/v1/workflows", "", "")
+	require.Equal(t, http.StatusUnauthorized, status)
+	require.NoError(t, stop())
+
+	// A restart on the same data dir makes no new key and keeps the workflow.
+	base, stop = startServe(t, cfg)
+	require.Equal(t, key, readKey(t, dir))
+	status, body = request(t, http.MethodGet, base+"/api/v1/workflows/"+created.ID, key, "")
+	require.Equal(t, http.StatusOK, status, string(body))
+	require.NoError(t, stop())
+}
+
+func TestServePostgres(t *testing.T) {
+	t.Parallel()
+	url := testdb.Postgres(t)
+	dir := t.TempDir()
+	cfg := serveConfig{store: storeConfig{DataDir: dir, DatabaseURL: url}, Listen: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second}
+	base, stop := startServe(t, cfg)
+	key := readKey(t, dir)
+	status, body := request(t, http.MethodPost, base+"/api/v1/workflows", key, manualWorkflow)
+	require.Equal(t, http.StatusCreated, status, string(body))
+	status, _ = request(t, http.MethodGet, base+"/readyz", "", "")
+	require.Equal(t, http.StatusOK, status)
+	require.NoError(t, stop())
+}
+
+func TestServeFailsClearly(t *testing.T) {
+	t.Parallel()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+
+	// The listen address is taken.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	err = serve(t.Context(), serveConfig{store: storeConfig{DataDir: t.TempDir()}, Listen: ln.Addr().String()}, logger, nil)
+	require.ErrorContains(t, err, "listen")
+
+	// The data dir cannot be created.
+	file := filepath.Join(t.TempDir(), "file")
+	require.NoError(t, os.WriteFile(file, nil, 0o600))
+	err = serve(t.Context(), serveConfig{store: storeConfig{DataDir: filepath.Join(file, "sub")}, Listen: "127.0.0.1:0"}, logger, nil)
+	require.ErrorContains(t, err, "data dir")
+
+	// The database is unreachable.
+	err = serve(t.Context(), serveConfig{store: storeConfig{DataDir: t.TempDir(),
+		DatabaseURL: "postgres://nobody@127.0.0.1:1/none?connect_timeout=1"}, Listen: "127.0.0.1:0"}, logger, nil)
+	require.ErrorContains(t, err, "store")
+}
+
+// TestBinaryServesAndStopsOnSIGTERM builds the real binary and runs it the way
+// `make run` does, configured through the environment.
+func TestBinaryServesAndStopsOnSIGTERM(t *testing.T) {
+	t.Parallel()
+	bin := filepath.Join(t.TempDir(), "wasmflow")
+	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, string(out))
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+
+	dir := t.TempDir()
+	var logs bytes.Buffer
+	cmd := exec.CommandContext(t.Context(), bin, "serve")
+	cmd.Env = append(os.Environ(), "WASMFLOW_LISTEN="+addr, "WASMFLOW_DATA_DIR="+dir, "WASMFLOW_LOG_FORMAT=json")
+	cmd.Stderr = &logs
+	require.NoError(t, cmd.Start())
+
+	started := time.Now()
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(fmt.Sprintf("http://%s/healthz", addr)) //nolint:noctx // polling loop
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 20*time.Second, 20*time.Millisecond, "no /healthz; logs:\n%s", &logs)
+	t.Logf("healthy %v after start", time.Since(started))
+	readKey(t, dir)
+
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, cmd.Wait(), "logs:\n%s", logs.String())
+
+	// Logs are JSON lines and carry the key file's path, never unstructured text.
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	require.NotEmpty(t, lines)
+	for _, line := range lines {
+		require.True(t, json.Valid([]byte(line)), "not JSON: %s", line)
+	}
+	require.Contains(t, logs.String(), "admin-api-key")
+	require.Contains(t, logs.String(), `"msg":"stopped"`)
+}
