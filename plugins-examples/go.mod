@@ -1,0 +1,3 @@
+module github.com/wasmflow/wasmflow/plugins-examples
+
+go 1.26
