@@ -96,3 +96,59 @@ func List(fsys fs.FS) ([]Migration, error) {
 	}
 	return out, nil
 }
+
+// Step is one migration to run, up or down, as one piece of SQL.
+type Step struct {
+	Migration
+	// Down is true when the step reverts the migration.
+	Down bool
+	// SQL is the migration's up or down file followed by the statement that
+	// records (or deletes) its version in the schema_migrations table, so
+	// that the change and its record apply together.
+	SQL string
+}
+
+// String names the step, such as "0002_audit up".
+func (s Step) String() string {
+	dir := "up"
+	if s.Down {
+		dir = "down"
+	}
+	return fmt.Sprintf("%04d_%s %s", s.Version, s.Name, dir)
+}
+
+// Event says what the step did, for a log line: "migration applied" or
+// "migration reverted".
+func (s Step) Event() string {
+	if s.Down {
+		return "migration reverted"
+	}
+	return "migration applied"
+}
+
+// Plan returns the steps that move a schema from version current (the
+// newest row of its schema_migrations table, 0 for none) to target: the
+// versions after current up to target in order, or those from current down
+// to after target, newest first. all is what [List] returned. It fails when
+// target is not between 0 and the newest version of all, and when current
+// is newer than all knows (a newer binary migrated the database).
+func Plan(all []Migration, current, target int) ([]Step, error) {
+	if target < 0 || target > len(all) {
+		return nil, fmt.Errorf("no version %d (this binary knows 0 to %d)", target, len(all))
+	}
+	if current > len(all) {
+		return nil, fmt.Errorf("the database is at version %d, newer than this binary's %d", current, len(all))
+	}
+	var steps []Step
+	for _, m := range all[min(current, target):target] {
+		// Names are [a-z0-9_]+ (List checks), safe as a literal.
+		record := fmt.Sprintf("\n;INSERT INTO schema_migrations (version, name) VALUES (%d, '%s');", m.Version, m.Name)
+		steps = append(steps, Step{Migration: m, SQL: m.Up + record})
+	}
+	for i := current; i > target; i-- {
+		m := all[i-1]
+		record := fmt.Sprintf("\n;DELETE FROM schema_migrations WHERE version = %d;", m.Version)
+		steps = append(steps, Step{Migration: m, Down: true, SQL: m.Down + record})
+	}
+	return steps, nil
+}

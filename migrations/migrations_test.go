@@ -95,3 +95,53 @@ func TestListRefuses(t *testing.T) {
 	_, err := migrations.List(fstest.MapFS{"a": {Mode: fs.ModeSymlink, Data: []byte("nowhere")}})
 	require.Error(t, err)
 }
+
+func TestPlan(t *testing.T) {
+	t.Parallel()
+	all := []migrations.Migration{
+		{Version: 1, Name: "init", Up: "UP1", Down: "DOWN1"},
+		{Version: 2, Name: "more", Up: "UP2", Down: "DOWN2"},
+		{Version: 3, Name: "last", Up: "UP3", Down: "DOWN3"},
+	}
+	names := func(steps []migrations.Step) []string {
+		out := []string{}
+		for _, st := range steps {
+			out = append(out, st.String())
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name            string
+		current, target int
+		want            []string
+	}{
+		{"all up", 0, 3, []string{"0001_init up", "0002_more up", "0003_last up"}},
+		{"some up", 1, 3, []string{"0002_more up", "0003_last up"}},
+		{"none", 2, 2, []string{}},
+		{"some down", 3, 1, []string{"0003_last down", "0002_more down"}},
+		{"all down", 2, 0, []string{"0002_more down", "0001_init down"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			steps, err := migrations.Plan(all, tc.current, tc.target)
+			require.NoError(t, err)
+			require.Equal(t, tc.want, names(steps))
+		})
+	}
+
+	steps, err := migrations.Plan(all, 1, 2)
+	require.NoError(t, err)
+	require.Equal(t, "UP2\n;INSERT INTO schema_migrations (version, name) VALUES (2, 'more');", steps[0].SQL)
+	require.Equal(t, "migration applied", steps[0].Event())
+	steps, err = migrations.Plan(all, 2, 1)
+	require.NoError(t, err)
+	require.Equal(t, "DOWN2\n;DELETE FROM schema_migrations WHERE version = 2;", steps[0].SQL)
+	require.Equal(t, "migration reverted", steps[0].Event())
+
+	_, err = migrations.Plan(all, 0, -1)
+	require.EqualError(t, err, "no version -1 (this binary knows 0 to 3)")
+	_, err = migrations.Plan(all, 0, 4)
+	require.EqualError(t, err, "no version 4 (this binary knows 0 to 3)")
+	_, err = migrations.Plan(all, 9, 3)
+	require.EqualError(t, err, "the database is at version 9, newer than this binary's 3")
+}

@@ -27,19 +27,6 @@ func TestTranslate(t *testing.T) {
 	require.Equal(t, err, translate(err), "wrapped once")
 }
 
-func TestCursors(t *testing.T) {
-	t.Parallel()
-	c := encodeCursor(cursorAudit, "123", "au_x")
-	key, err := decodeCursor(c, cursorAudit, 2)
-	require.NoError(t, err)
-	require.Equal(t, []string{"123", "au_x"}, key)
-	_, err = decodeCursor(c, cursorAudit, 1)
-	require.ErrorIs(t, err, store.ErrInvalidCursor)
-	key, err = decodeCursor("", cursorAudit, 2)
-	require.NoError(t, err)
-	require.Nil(t, key)
-}
-
 func openInternal(t *testing.T) *Store {
 	t.Helper()
 	s, err := OpenAndMigrate(t.Context(), Config{URL: testdb.Postgres(t), MaxConns: 2, Logger: slog.New(slog.DiscardHandler)})

@@ -10,6 +10,7 @@ import (
 
 	"github.com/wasmflow/wasmflow/internal/testdb"
 	"github.com/wasmflow/wasmflow/migrations"
+	"github.com/wasmflow/wasmflow/store/internal/backendtest"
 	"github.com/wasmflow/wasmflow/store/postgres"
 )
 
@@ -49,23 +50,25 @@ func schemaDump(t testing.TB, url string) []string {
 	return out
 }
 
-func TestMigrateIsIdempotent(t *testing.T) {
-	t.Parallel()
-	url := testdb.Postgres(t)
-	s := openBare(t, url)
-	v, err := s.SchemaVersion(t.Context())
-	require.NoError(t, err)
-	require.Zero(t, v)
-
-	require.NoError(t, s.Migrate(t.Context()))
-	first := schemaDump(t, url)
-	require.NoError(t, s.Migrate(t.Context()), "migrating again does nothing")
-	require.Equal(t, first, schemaDump(t, url))
-	v, err = s.SchemaVersion(t.Context())
-	require.NoError(t, err)
-	require.Equal(t, latest(t), v)
-	_, err = s.TenantInsert(t.Context(), "works")
-	require.NoError(t, err)
+func TestMigrations(t *testing.T) {
+	backendtest.RunMigrations(t, latest(t), func(t *testing.T) backendtest.DB {
+		url := testdb.Postgres(t)
+		return backendtest.DB{
+			OpenFunc: func(t *testing.T) backendtest.Store { return openBare(t, url) },
+			OpenAndMigrateFunc: func(t *testing.T) error {
+				_, err := postgres.OpenAndMigrate(t.Context(), postgres.Config{URL: url})
+				return err
+			},
+			DumpFunc: func(t *testing.T) []string { return schemaDump(t, url) },
+			ExecFunc: func(t *testing.T, stmt string) {
+				conn, err := pgx.Connect(t.Context(), url)
+				require.NoError(t, err)
+				_, err = conn.Exec(t.Context(), stmt)
+				require.NoError(t, err)
+				require.NoError(t, conn.Close(t.Context()))
+			},
+		}
+	})
 }
 
 func TestMigrateConcurrently(t *testing.T) {
@@ -88,56 +91,4 @@ func TestMigrateConcurrently(t *testing.T) {
 	v, err := stores[0].SchemaVersion(t.Context())
 	require.NoError(t, err)
 	require.Equal(t, latest(t), v)
-}
-
-func TestMigrateDownAndUp(t *testing.T) {
-	t.Parallel()
-	url := testdb.Postgres(t)
-	s := openBare(t, url)
-	require.NoError(t, s.Migrate(t.Context()))
-	up := schemaDump(t, url)
-
-	require.NoError(t, s.MigrateTo(t.Context(), 0))
-	v, err := s.SchemaVersion(t.Context())
-	require.NoError(t, err)
-	require.Zero(t, v)
-	left := schemaDump(t, url)
-	for _, obj := range left {
-		require.Contains(t, obj, "schema_migrations", "down leaves only the migrations table")
-	}
-
-	require.NoError(t, s.MigrateTo(t.Context(), latest(t)))
-	require.Equal(t, up, schemaDump(t, url), "up, down, up gives the same schema")
-}
-
-func TestMigrateRefuses(t *testing.T) {
-	t.Parallel()
-	url := testdb.Postgres(t)
-	s := openBare(t, url)
-	require.Error(t, s.MigrateTo(t.Context(), -1))
-	require.Error(t, s.MigrateTo(t.Context(), latest(t)+1))
-	require.NoError(t, s.Migrate(t.Context()))
-
-	// A database migrated by a newer binary is left alone.
-	conn, err := pgx.Connect(t.Context(), url)
-	require.NoError(t, err)
-	_, err = conn.Exec(t.Context(), `INSERT INTO schema_migrations (version, name) VALUES (9999, 'future')`)
-	require.NoError(t, err)
-	require.NoError(t, conn.Close(t.Context()))
-	require.ErrorContains(t, s.Migrate(t.Context()), "newer than this binary")
-	require.Error(t, s.MigrateTo(t.Context(), 0))
-	_, err = postgres.OpenAndMigrate(t.Context(), postgres.Config{URL: url})
-	require.ErrorContains(t, err, "newer than this binary")
-}
-
-func TestMigrateClosed(t *testing.T) {
-	t.Parallel()
-	s := openBare(t, testdb.Postgres(t))
-	require.NoError(t, s.Close())
-	require.Error(t, s.Migrate(t.Context()))
-	require.Error(t, s.MigrateTo(t.Context(), 0))
-	_, err := s.SchemaVersion(t.Context())
-	require.Error(t, err)
-	_, err = postgres.OpenAndMigrate(t.Context(), postgres.Config{URL: "postgres://nobody@127.0.0.1:1/x?connect_timeout=1"})
-	require.Error(t, err)
 }

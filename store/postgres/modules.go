@@ -2,14 +2,14 @@ package postgres
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/wasmflow/wasmflow/store"
+	"github.com/wasmflow/wasmflow/store/internal/keyset"
+	"github.com/wasmflow/wasmflow/store/internal/record"
 )
 
 const moduleVersionColumns = `tenant_id, name, version, digest, abi, size, manifest, signature, created_at`
@@ -20,7 +20,7 @@ const moduleVersionColumns = `tenant_id, name, version, digest, abi, size, manif
 // with another digest is ErrConflict. v.Digest must be "sha256:<hex>" of
 // wasm.
 func (s *Store) ModuleVersionInsert(ctx context.Context, tenantID string, v *store.ModuleVersion, wasm []byte) (*store.ModuleVersion, error) {
-	m, err := newModuleVersion(tenantID, v, wasm)
+	m, err := record.NewModuleVersion(tenantID, v, wasm)
 	if err != nil {
 		return nil, err
 	}
@@ -63,27 +63,6 @@ func (s *Store) ModuleVersionInsert(ctx context.Context, tenantID string, v *sto
 	return stored, nil
 }
 
-// newModuleVersion checks a version to insert and returns the record to store.
-func newModuleVersion(tenantID string, v *store.ModuleVersion, wasm []byte) (*store.ModuleVersion, error) {
-	if v == nil {
-		return nil, errors.New("store: ModuleVersionInsert needs a version")
-	}
-	sum := sha256.Sum256(wasm)
-	if want := "sha256:" + hex.EncodeToString(sum[:]); v.Digest != want {
-		return nil, fmt.Errorf("store: module digest %q is not the digest of its bytes (%s)", v.Digest, want)
-	}
-	m := *v
-	m.TenantID, m.Size, m.CreatedAt = tenantID, int64(len(wasm)), now()
-	var err error
-	if m.Manifest, err = rawJSON("module manifest", m.Manifest); err != nil {
-		return nil, err
-	}
-	if m.Signature, err = rawJSON("module signature", m.Signature); err != nil {
-		return nil, err
-	}
-	return &m, nil
-}
-
 // ModuleVersionGet reads one version of a module.
 func (s *Store) ModuleVersionGet(ctx context.Context, tenantID, name, version string) (*store.ModuleVersion, error) {
 	return getOne(ctx, s.pool, scanModuleVersion, `SELECT `+moduleVersionColumns+`
@@ -107,17 +86,17 @@ func (s *Store) ModuleVersionList(ctx context.Context, tenantID, name string) ([
 // ModuleList lists the tenant's modules by name, each with its newest
 // (last uploaded) version.
 func (s *Store) ModuleList(ctx context.Context, tenantID string, page store.Page) ([]*store.ModuleSummary, string, error) {
-	after, err := decodeCursor(page.Cursor, cursorModules, 1)
+	after, err := keyset.Decode(page.Cursor, keyset.Modules, 1)
 	if err != nil {
 		return nil, "", err
 	}
-	var q query
-	q.where("tenant_id = ?", tenantID)
-	q.where("versions > 0")
+	var q keyset.Query
+	q.Where("tenant_id = ?", tenantID)
+	q.Where("versions > 0")
 	if after != nil {
-		q.where("name > ?", after[0])
+		q.Where("name > ?", after[0])
 	}
-	stmt, args := q.build(`SELECT name, latest_version, versions, updated_at FROM modules`, `ORDER BY name`, page.Size())
+	stmt, args := q.Build(`SELECT name, latest_version, versions, updated_at FROM modules`, `ORDER BY name`, page.Size())
 	ms, err := getAll(ctx, s.pool, func(r pgx.Row) (*store.ModuleSummary, error) {
 		var m store.ModuleSummary
 		err := r.Scan(&m.Name, &m.LatestVersion, &m.Versions, &m.UpdatedAt)
@@ -127,7 +106,7 @@ func (s *Store) ModuleList(ctx context.Context, tenantID string, page store.Page
 	if err != nil {
 		return nil, "", err
 	}
-	ms, next := pageOf(ms, page.Size(), func(m *store.ModuleSummary) string { return encodeCursor(cursorModules, m.Name) })
+	ms, next := keyset.Trim(ms, page.Size(), func(m *store.ModuleSummary) string { return keyset.Encode(keyset.Modules, m.Name) })
 	return ms, next, nil
 }
 

@@ -22,6 +22,8 @@ func TestOpenRefusesBadConfig(t *testing.T) {
 		_, err := postgres.Open(t.Context(), cfg)
 		require.Error(t, err, name)
 	}
+	_, err := postgres.OpenAndMigrate(t.Context(), postgres.Config{URL: "postgres://nobody@127.0.0.1:1/x?connect_timeout=1"})
+	require.Error(t, err)
 }
 
 func TestOpenHonoursContext(t *testing.T) {

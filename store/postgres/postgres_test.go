@@ -1,7 +1,6 @@
 package postgres_test
 
 import (
-	"log/slog"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -9,6 +8,7 @@ import (
 
 	"github.com/wasmflow/wasmflow/internal/testdb"
 	"github.com/wasmflow/wasmflow/store"
+	"github.com/wasmflow/wasmflow/store/internal/backendtest"
 	"github.com/wasmflow/wasmflow/store/postgres"
 	"github.com/wasmflow/wasmflow/store/storetest"
 )
@@ -22,7 +22,7 @@ func TestMain(m *testing.M) {
 func openTemp(t testing.TB) *postgres.Store {
 	t.Helper()
 	url := testdb.Postgres(t)
-	s, err := postgres.OpenAndMigrate(t.Context(), postgres.Config{URL: url, MaxConns: 4, Logger: logger(t)})
+	s, err := postgres.OpenAndMigrate(t.Context(), postgres.Config{URL: url, MaxConns: 4, Logger: backendtest.Logger(t)})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Close() })
 	return s
@@ -34,13 +34,4 @@ func TestConformance(t *testing.T) {
 
 func BenchmarkStore(b *testing.B) {
 	storetest.Bench(b, func(b *testing.B) store.Store { return openTemp(b) })
-}
-
-// logger logs to the test log; benchmarks, which print every line they
-// log, get none.
-func logger(t testing.TB) *slog.Logger {
-	if _, ok := t.(*testing.B); ok {
-		return nil
-	}
-	return testdb.Logger(t)
 }

@@ -2,11 +2,12 @@ package postgres
 
 import (
 	"context"
-	"errors"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/wasmflow/wasmflow/store"
+	"github.com/wasmflow/wasmflow/store/internal/keyset"
+	"github.com/wasmflow/wasmflow/store/internal/record"
 )
 
 const secretColumns = `tenant_id, name, ciphertext, wrapped_key, key_id, created_at, updated_at` //nolint:gosec // G101: column names, not a credential
@@ -14,13 +15,11 @@ const secretColumns = `tenant_id, name, ciphertext, wrapped_key, key_id, created
 // SecretInsert stores a new secret (ciphertext only); ErrConflict when the
 // name exists in the tenant.
 func (s *Store) SecretInsert(ctx context.Context, tenantID string, in *store.Secret) (*store.Secret, error) {
-	if in == nil {
-		return nil, errors.New("store: SecretInsert needs a secret")
+	sec, err := record.NewSecret(tenantID, in)
+	if err != nil {
+		return nil, err
 	}
-	t := now()
-	sec := &store.Secret{TenantID: tenantID, Name: in.Name, Ciphertext: in.Ciphertext, WrappedKey: in.WrappedKey,
-		KeyID: in.KeyID, CreatedAt: t, UpdatedAt: t}
-	_, err := s.pool.Exec(ctx, `INSERT INTO secrets (`+secretColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+	_, err = s.pool.Exec(ctx, `INSERT INTO secrets (`+secretColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		sec.TenantID, sec.Name, sec.Ciphertext, sec.WrappedKey, sec.KeyID, sec.CreatedAt, sec.UpdatedAt)
 	if err != nil {
 		return nil, translate(err)
@@ -30,13 +29,14 @@ func (s *Store) SecretInsert(ctx context.Context, tenantID string, in *store.Sec
 
 // SecretUpdate replaces a secret's ciphertext, wrapped key and key id.
 func (s *Store) SecretUpdate(ctx context.Context, tenantID string, in *store.Secret) (*store.Secret, error) {
-	if in == nil {
-		return nil, errors.New("store: SecretUpdate needs a secret")
+	sec, err := record.UpdatedSecret(tenantID, in)
+	if err != nil {
+		return nil, err
 	}
 	return getOne(ctx, s.pool, scanSecret, `
 		UPDATE secrets SET ciphertext = $3, wrapped_key = $4, key_id = $5, updated_at = $6
 		WHERE tenant_id = $1 AND name = $2
-		RETURNING `+secretColumns, tenantID, in.Name, in.Ciphertext, in.WrappedKey, in.KeyID, now())
+		RETURNING `+secretColumns, sec.TenantID, sec.Name, sec.Ciphertext, sec.WrappedKey, sec.KeyID, sec.UpdatedAt)
 }
 
 // SecretGet reads a secret.
@@ -47,21 +47,21 @@ func (s *Store) SecretGet(ctx context.Context, tenantID, name string) (*store.Se
 
 // SecretList lists the tenant's secrets sorted by name.
 func (s *Store) SecretList(ctx context.Context, tenantID string, page store.Page) ([]*store.Secret, string, error) {
-	after, err := decodeCursor(page.Cursor, cursorSecrets, 1)
+	after, err := keyset.Decode(page.Cursor, keyset.Secrets, 1)
 	if err != nil {
 		return nil, "", err
 	}
-	var q query
-	q.where("tenant_id = ?", tenantID)
+	var q keyset.Query
+	q.Where("tenant_id = ?", tenantID)
 	if after != nil {
-		q.where("name > ?", after[0])
+		q.Where("name > ?", after[0])
 	}
-	stmt, args := q.build(`SELECT `+secretColumns+` FROM secrets`, `ORDER BY name`, page.Size())
+	stmt, args := q.Build(`SELECT `+secretColumns+` FROM secrets`, `ORDER BY name`, page.Size())
 	secs, err := getAll(ctx, s.pool, scanSecret, stmt, args...)
 	if err != nil {
 		return nil, "", err
 	}
-	secs, next := pageOf(secs, page.Size(), func(s *store.Secret) string { return encodeCursor(cursorSecrets, s.Name) })
+	secs, next := keyset.Trim(secs, page.Size(), func(s *store.Secret) string { return keyset.Encode(keyset.Secrets, s.Name) })
 	return secs, next, nil
 }
 

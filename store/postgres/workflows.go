@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -10,6 +9,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/wasmflow/wasmflow/store"
+	"github.com/wasmflow/wasmflow/store/internal/keyset"
+	"github.com/wasmflow/wasmflow/store/internal/record"
 	"github.com/wasmflow/wasmflow/workflow"
 )
 
@@ -28,19 +29,14 @@ JOIN workflows w ON w.tenant_id = v.tenant_id AND w.id = v.workflow_id AND w.del
 // WorkflowInsert stores a new, inactive workflow as version 1 (a row in
 // workflows and one in workflow_versions, in one transaction).
 func (s *Store) WorkflowInsert(ctx context.Context, tenantID string, def *workflow.Workflow) (*store.Workflow, error) {
-	if def == nil {
-		return nil, errors.New("store: WorkflowInsert needs a definition")
-	}
-	raw, stored, err := encodeDefinition(def)
+	w, raw, err := record.NewWorkflow(tenantID, def)
 	if err != nil {
 		return nil, err
 	}
-	t := now()
-	w := &store.Workflow{ID: store.NewID("wf"), TenantID: tenantID, Version: 1, Definition: stored,
-		CreatedAt: t, UpdatedAt: t}
+	t := w.CreatedAt
 	b := &pgx.Batch{}
 	b.Queue(`INSERT INTO workflows (id, tenant_id, name, version, active, created_at, updated_at)
-		VALUES ($1, $2, $3, 1, $4, $5, $5)`, w.ID, w.TenantID, stored.Name, w.Active, t)
+		VALUES ($1, $2, $3, 1, $4, $5, $5)`, w.ID, w.TenantID, w.Definition.Name, w.Active, t)
 	b.Queue(`INSERT INTO workflow_versions (tenant_id, workflow_id, version, definition, created_at)
 		VALUES ($1, $2, 1, $3, $4)`, w.TenantID, w.ID, raw, t)
 	if err := sendBatch(ctx, s.pool, b); err != nil {
@@ -57,22 +53,22 @@ func (s *Store) WorkflowGet(ctx context.Context, tenantID, id string) (*store.Wo
 
 // WorkflowList lists the tenant's live workflows, newest first.
 func (s *Store) WorkflowList(ctx context.Context, tenantID string, page store.Page) ([]*store.Workflow, string, error) {
-	after, err := decodeCursor(page.Cursor, cursorWorkflows, 1)
+	after, err := keyset.Decode(page.Cursor, keyset.Workflows, 1)
 	if err != nil {
 		return nil, "", err
 	}
-	var q query
-	q.where("w.tenant_id = ?", tenantID)
-	q.where("w.deleted_at IS NULL")
+	var q keyset.Query
+	q.Where("w.tenant_id = ?", tenantID)
+	q.Where("w.deleted_at IS NULL")
 	if after != nil {
-		q.where("w.id < ?", after[0])
+		q.Where("w.id < ?", after[0])
 	}
-	stmt, args := q.build(workflowSelect, `ORDER BY w.id DESC`, page.Size())
+	stmt, args := q.Build(workflowSelect, `ORDER BY w.id DESC`, page.Size())
 	ws, err := getAll(ctx, s.pool, scanWorkflow, stmt, args...)
 	if err != nil {
 		return nil, "", err
 	}
-	ws, next := pageOf(ws, page.Size(), func(w *store.Workflow) string { return encodeCursor(cursorWorkflows, w.ID) })
+	ws, next := keyset.Trim(ws, page.Size(), func(w *store.Workflow) string { return keyset.Encode(keyset.Workflows, w.ID) })
 	return ws, next, nil
 }
 
@@ -80,14 +76,11 @@ func (s *Store) WorkflowList(ctx context.Context, tenantID string, page store.Pa
 // current, in one transaction. With p.ExpectedVersion set, it is ErrConflict
 // unless the current version is that one.
 func (s *Store) WorkflowUpdate(ctx context.Context, tenantID, id string, p *store.WorkflowUpdateParams) (*store.Workflow, error) {
-	if p == nil {
-		return nil, errors.New("store: WorkflowUpdate needs params")
-	}
-	raw, stored, err := encodeDefinition(&p.Definition)
+	raw, stored, err := record.WorkflowUpdate(p)
 	if err != nil {
 		return nil, err
 	}
-	t := now()
+	t := record.Now()
 	var w *store.Workflow
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
@@ -129,7 +122,7 @@ func versionConflict(ctx context.Context, tx pgx.Tx, tenantID, id string, expect
 // longer see it, and its versions stay for the executions that ran them.
 func (s *Store) WorkflowDelete(ctx context.Context, tenantID, id string) error {
 	return execOne(ctx, s.pool, `UPDATE workflows SET deleted_at = $3 WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL`,
-		tenantID, id, now())
+		tenantID, id, record.Now())
 }
 
 // WorkflowVersionGet reads one version of a live workflow.
@@ -141,17 +134,17 @@ func (s *Store) WorkflowVersionGet(ctx context.Context, tenantID, id string, ver
 // WorkflowVersionList lists the versions of a live workflow, newest first;
 // ErrNotFound when there is no such workflow.
 func (s *Store) WorkflowVersionList(ctx context.Context, tenantID, id string, page store.Page) ([]*store.WorkflowVersion, string, error) {
-	before, ok, err := decodeIntCursor(page.Cursor, cursorWorkflowVersions)
+	before, ok, err := keyset.DecodeInt(page.Cursor, keyset.WorkflowVersions)
 	if err != nil {
 		return nil, "", err
 	}
-	var q query
-	q.where("v.tenant_id = ?", tenantID)
-	q.where("v.workflow_id = ?", id)
+	var q keyset.Query
+	q.Where("v.tenant_id = ?", tenantID)
+	q.Where("v.workflow_id = ?", id)
 	if ok {
-		q.where("v.version < ?", before)
+		q.Where("v.version < ?", before)
 	}
-	stmt, args := q.build(versionSelect, `ORDER BY v.version DESC`, page.Size())
+	stmt, args := q.Build(versionSelect, `ORDER BY v.version DESC`, page.Size())
 	vs, err := getAll(ctx, s.pool, scanVersion, stmt, args...)
 	if err != nil {
 		return nil, "", err
@@ -166,32 +159,10 @@ func (s *Store) WorkflowVersionList(ctx context.Context, tenantID, id string, pa
 			return nil, "", translate(err)
 		}
 	}
-	vs, next := pageOf(vs, page.Size(), func(v *store.WorkflowVersion) string {
-		return encodeCursor(cursorWorkflowVersions, strconv.Itoa(v.Version))
+	vs, next := keyset.Trim(vs, page.Size(), func(v *store.WorkflowVersion) string {
+		return keyset.Encode(keyset.WorkflowVersions, strconv.Itoa(v.Version))
 	})
 	return vs, next, nil
-}
-
-// encodeDefinition returns the JSON the store keeps for def and the
-// definition as it reads back (JSON numbers in params become float64), so
-// that what a write returns equals what a later read returns.
-func encodeDefinition(def *workflow.Workflow) ([]byte, workflow.Workflow, error) {
-	var stored workflow.Workflow
-	raw, err := def.Encode()
-	if err == nil {
-		err = json.Unmarshal(raw, &stored)
-	}
-	if err != nil {
-		return nil, stored, fmt.Errorf("store: encode workflow: %w", err)
-	}
-	return raw, stored, nil
-}
-
-func decodeDefinition(raw []byte, def *workflow.Workflow) error {
-	if err := json.Unmarshal(raw, def); err != nil {
-		return fmt.Errorf("store: decode workflow: %w", err)
-	}
-	return nil
 }
 
 func scanWorkflow(r pgx.Row) (*store.Workflow, error) {
@@ -203,7 +174,7 @@ func scanWorkflow(r pgx.Row) (*store.Workflow, error) {
 		return nil, err
 	}
 	w.CreatedAt, w.UpdatedAt = utc(w.CreatedAt), utc(w.UpdatedAt)
-	return &w, decodeDefinition(raw, &w.Definition)
+	return &w, record.DecodeDefinition(raw, &w.Definition)
 }
 
 // scanWorkflowRow scans a workflows row without its definition.
@@ -225,5 +196,5 @@ func scanVersion(r pgx.Row) (*store.WorkflowVersion, error) {
 		return nil, err
 	}
 	v.CreatedAt = utc(v.CreatedAt)
-	return &v, decodeDefinition(raw, &v.Definition)
+	return &v, record.DecodeDefinition(raw, &v.Definition)
 }

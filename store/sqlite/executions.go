@@ -1,13 +1,12 @@
 package sqlite
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
-	"errors"
-	"fmt"
 
 	"github.com/wasmflow/wasmflow/store"
+	"github.com/wasmflow/wasmflow/store/internal/keyset"
+	"github.com/wasmflow/wasmflow/store/internal/record"
 )
 
 const executionColumns = `id, tenant_id, workflow_id, workflow_version, status, trigger_kind, input, error,
@@ -20,7 +19,7 @@ const nodeRunColumns = `id, tenant_id, execution_id, node, attempt, status, pend
 // transaction. ErrNotFound when the workflow version is not the tenant's;
 // ErrConflict when two runs share a node and attempt.
 func (s *Store) ExecutionInsert(ctx context.Context, tenantID string, p *store.ExecutionInsertParams) (*store.Execution, []*store.NodeRun, error) {
-	ex, runs, err := newExecution(tenantID, p)
+	ex, runs, err := record.NewExecution(tenantID, p)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -54,43 +53,6 @@ func (s *Store) ExecutionInsert(ctx context.Context, tenantID string, p *store.E
 	return ex, runs, nil
 }
 
-// newExecution checks p and returns the records to store.
-func newExecution(tenantID string, p *store.ExecutionInsertParams) (*store.Execution, []*store.NodeRun, error) {
-	if p == nil {
-		return nil, nil, errors.New("store: ExecutionInsert needs params")
-	}
-	input, err := rawJSON("execution input", p.Input)
-	if err != nil {
-		return nil, nil, err
-	}
-	t := now()
-	ex := &store.Execution{
-		ID: store.NewID("ex"), TenantID: tenantID, WorkflowID: p.WorkflowID, WorkflowVersion: p.WorkflowVersion,
-		Status: store.ExecutionQueued, Trigger: p.Trigger, Input: input, CreatedAt: t,
-	}
-	runs := make([]*store.NodeRun, len(p.Runs))
-	for i, in := range p.Runs {
-		if in == nil {
-			return nil, nil, fmt.Errorf("store: ExecutionInsert: run %d is nil", i)
-		}
-		r := *in
-		r.ID, r.TenantID, r.ExecutionID, r.CreatedAt = store.NewID("nr"), tenantID, ex.ID, t
-		r.Attempt = cmp.Or(r.Attempt, 1)
-		r.Status = cmp.Or(r.Status, store.RunPending)
-		r.LeaseUntil, r.StartedAt, r.FinishedAt = normp(r.LeaseUntil), normp(r.StartedAt), normp(r.FinishedAt)
-		for _, f := range []struct {
-			name string
-			raw  *[]byte
-		}{{"output", (*[]byte)(&r.Output)}, {"logs", (*[]byte)(&r.Logs)}, {"error", (*[]byte)(&r.Error)}} {
-			if *f.raw, err = rawJSON("node run "+f.name, *f.raw); err != nil {
-				return nil, nil, err
-			}
-		}
-		runs[i] = &r
-	}
-	return ex, runs, nil
-}
-
 // ExecutionGet reads an execution.
 func (s *Store) ExecutionGet(ctx context.Context, tenantID, id string) (*store.Execution, error) {
 	return getOne(ctx, s.read, scanExecution,
@@ -100,27 +62,27 @@ func (s *Store) ExecutionGet(ctx context.Context, tenantID, id string) (*store.E
 // ExecutionList lists the tenant's executions, newest first, optionally
 // only one workflow's or those in one status.
 func (s *Store) ExecutionList(ctx context.Context, tenantID string, f store.ExecutionFilter, page store.Page) ([]*store.Execution, string, error) {
-	after, err := decodeCursor(page.Cursor, cursorExecutions, 1)
+	after, err := keyset.Decode(page.Cursor, keyset.Executions, 1)
 	if err != nil {
 		return nil, "", err
 	}
-	var q query
-	q.where("tenant_id = ?", tenantID)
+	var q keyset.Query
+	q.Where("tenant_id = ?", tenantID)
 	if f.WorkflowID != "" {
-		q.where("workflow_id = ?", f.WorkflowID)
+		q.Where("workflow_id = ?", f.WorkflowID)
 	}
 	if f.Status != "" {
-		q.where("status = ?", f.Status)
+		q.Where("status = ?", f.Status)
 	}
 	if after != nil {
-		q.where("id < ?", after[0])
+		q.Where("id < ?", after[0])
 	}
-	stmt, args := q.build(`SELECT `+executionColumns+` FROM executions`, `ORDER BY id DESC`, page.Size())
+	stmt, args := q.Build(`SELECT `+executionColumns+` FROM executions`, `ORDER BY id DESC`, page.Size())
 	exs, err := getAll(ctx, s.read, scanExecution, stmt, args...)
 	if err != nil {
 		return nil, "", err
 	}
-	exs, next := pageOf(exs, page.Size(), func(e *store.Execution) string { return encodeCursor(cursorExecutions, e.ID) })
+	exs, next := keyset.Trim(exs, page.Size(), func(e *store.Execution) string { return keyset.Encode(keyset.Executions, e.ID) })
 	return exs, next, nil
 }
 

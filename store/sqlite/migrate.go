@@ -69,32 +69,20 @@ func (s *Store) rawTx(ctx context.Context, fn func(*sql.Tx) error) error {
 }
 
 func (s *Store) migrateTo(ctx context.Context, all []migrations.Migration, target int) error {
-	if target < 0 || target > len(all) {
-		return fmt.Errorf("sqlite: migrate: no version %d (this binary knows 0 to %d)", target, len(all))
-	}
 	err := s.rawTx(ctx, func(tx *sql.Tx) error {
 		var current int
 		if err := currentVersion(ctx, tx, &current); err != nil {
 			return err
 		}
-		if current > len(all) {
-			return fmt.Errorf("the database is at version %d, newer than this binary's %d", current, len(all))
+		steps, err := migrations.Plan(all, current, target)
+		if err != nil {
+			return err
 		}
-		for _, m := range all[min(current, target):target] {
-			// Names are [a-z0-9_]+ (migrations.List checks), safe as a literal.
-			record := fmt.Sprintf("\n;INSERT INTO schema_migrations (version, name) VALUES (%d, '%s');", m.Version, m.Name)
-			if _, err := tx.ExecContext(ctx, m.Up+record); err != nil {
-				return fmt.Errorf("%04d_%s up: %w", m.Version, m.Name, err)
+		for _, st := range steps {
+			if _, err := tx.ExecContext(ctx, st.SQL); err != nil {
+				return fmt.Errorf("%s: %w", st, err)
 			}
-			s.log.InfoContext(ctx, "migration applied", slog.Int("version", m.Version), slog.String("name", m.Name))
-		}
-		for i := current; i > target; i-- {
-			m := all[i-1]
-			record := fmt.Sprintf("\n;DELETE FROM schema_migrations WHERE version = %d;", m.Version)
-			if _, err := tx.ExecContext(ctx, m.Down+record); err != nil {
-				return fmt.Errorf("%04d_%s down: %w", m.Version, m.Name, err)
-			}
-			s.log.InfoContext(ctx, "migration reverted", slog.Int("version", m.Version), slog.String("name", m.Name))
+			s.log.InfoContext(ctx, st.Event(), slog.Int("version", st.Version), slog.String("name", st.Name))
 		}
 		return nil
 	})

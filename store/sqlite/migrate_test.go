@@ -12,6 +12,7 @@ import (
 	"github.com/wasmflow/wasmflow/internal/testdb"
 	"github.com/wasmflow/wasmflow/migrations"
 	"github.com/wasmflow/wasmflow/store"
+	"github.com/wasmflow/wasmflow/store/internal/backendtest"
 	"github.com/wasmflow/wasmflow/store/sqlite"
 	"github.com/wasmflow/wasmflow/workflow"
 )
@@ -51,23 +52,25 @@ func schemaDump(t testing.TB, path string) []string {
 	return out
 }
 
-func TestMigrateIsIdempotent(t *testing.T) {
-	t.Parallel()
-	path := filepath.Join(t.TempDir(), "db")
-	s := openBare(t, path)
-	v, err := s.SchemaVersion(t.Context())
-	require.NoError(t, err)
-	require.Zero(t, v)
-
-	require.NoError(t, s.Migrate(t.Context()))
-	first := schemaDump(t, path)
-	require.NoError(t, s.Migrate(t.Context()), "migrating again does nothing")
-	require.Equal(t, first, schemaDump(t, path))
-	v, err = s.SchemaVersion(t.Context())
-	require.NoError(t, err)
-	require.Equal(t, latest(t), v)
-	_, err = s.TenantInsert(t.Context(), "works")
-	require.NoError(t, err)
+func TestMigrations(t *testing.T) {
+	backendtest.RunMigrations(t, latest(t), func(t *testing.T) backendtest.DB {
+		path := filepath.Join(t.TempDir(), "db")
+		return backendtest.DB{
+			OpenFunc: func(t *testing.T) backendtest.Store { return openBare(t, path) },
+			OpenAndMigrateFunc: func(t *testing.T) error {
+				_, err := sqlite.OpenAndMigrate(t.Context(), sqlite.Config{Path: path})
+				return err
+			},
+			DumpFunc: func(t *testing.T) []string { return schemaDump(t, path) },
+			ExecFunc: func(t *testing.T, stmt string) {
+				db, err := sql.Open("sqlite", path)
+				require.NoError(t, err)
+				_, err = db.ExecContext(t.Context(), stmt)
+				require.NoError(t, err)
+				require.NoError(t, db.Close())
+			},
+		}
+	})
 }
 
 // Several stores on one file stand for several processes: their migrations
@@ -109,53 +112,4 @@ func TestSeveralStoresOnOneFile(t *testing.T) {
 	list, _, err := stores[1].ExecutionList(t.Context(), tn.ID, store.ExecutionFilter{}, store.Page{Limit: 100})
 	require.NoError(t, err)
 	require.Len(t, list, n*10)
-}
-
-func TestMigrateDownAndUp(t *testing.T) {
-	t.Parallel()
-	path := filepath.Join(t.TempDir(), "db")
-	s := openBare(t, path)
-	require.NoError(t, s.Migrate(t.Context()))
-	up := schemaDump(t, path)
-
-	require.NoError(t, s.MigrateTo(t.Context(), 0))
-	v, err := s.SchemaVersion(t.Context())
-	require.NoError(t, err)
-	require.Zero(t, v)
-	for _, obj := range schemaDump(t, path) {
-		require.Contains(t, obj, "schema_migrations", "down leaves only the migrations table")
-	}
-
-	require.NoError(t, s.MigrateTo(t.Context(), latest(t)))
-	require.Equal(t, up, schemaDump(t, path), "up, down, up gives the same schema")
-}
-
-func TestMigrateRefuses(t *testing.T) {
-	t.Parallel()
-	path := filepath.Join(t.TempDir(), "db")
-	s := openBare(t, path)
-	require.Error(t, s.MigrateTo(t.Context(), -1))
-	require.Error(t, s.MigrateTo(t.Context(), latest(t)+1))
-	require.NoError(t, s.Migrate(t.Context()))
-
-	// A database migrated by a newer binary is left alone.
-	db, err := sql.Open("sqlite", path)
-	require.NoError(t, err)
-	_, err = db.ExecContext(t.Context(), `INSERT INTO schema_migrations (version, name) VALUES (9999, 'future')`)
-	require.NoError(t, err)
-	require.NoError(t, db.Close())
-	require.ErrorContains(t, s.Migrate(t.Context()), "newer than this binary")
-	require.Error(t, s.MigrateTo(t.Context(), 0))
-	_, err = sqlite.OpenAndMigrate(t.Context(), sqlite.Config{Path: path})
-	require.ErrorContains(t, err, "newer than this binary")
-}
-
-func TestMigrateClosed(t *testing.T) {
-	t.Parallel()
-	s := openBare(t, filepath.Join(t.TempDir(), "db"))
-	require.NoError(t, s.Close())
-	require.Error(t, s.Migrate(t.Context()))
-	require.Error(t, s.MigrateTo(t.Context(), 0))
-	_, err := s.SchemaVersion(t.Context())
-	require.Error(t, err)
 }

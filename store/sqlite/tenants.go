@@ -2,14 +2,15 @@ package sqlite
 
 import (
 	"context"
-	"errors"
 
 	"github.com/wasmflow/wasmflow/store"
+	"github.com/wasmflow/wasmflow/store/internal/keyset"
+	"github.com/wasmflow/wasmflow/store/internal/record"
 )
 
 // TenantInsert creates a tenant; ErrConflict when the name is taken.
 func (s *Store) TenantInsert(ctx context.Context, name string) (*store.Tenant, error) {
-	t := &store.Tenant{ID: store.NewID("tn"), Name: name, CreatedAt: now()}
+	t := record.NewTenant(name)
 	_, err := s.write.ExecContext(ctx, `INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)`,
 		t.ID, t.Name, us(t.CreatedAt))
 	if err != nil {
@@ -48,14 +49,11 @@ const apiKeyColumns = `id, tenant_id, name, role, prefix, hash, platform_admin, 
 // APIKeyInsert stores a new API key; ErrConflict when the hash exists,
 // ErrNotFound when the tenant does not.
 func (s *Store) APIKeyInsert(ctx context.Context, tenantID string, p *store.APIKeyInsertParams) (*store.APIKey, error) {
-	if p == nil {
-		return nil, errors.New("store: APIKeyInsert needs params")
+	k, err := record.NewAPIKey(tenantID, p)
+	if err != nil {
+		return nil, err
 	}
-	k := &store.APIKey{
-		ID: store.NewID("ak"), TenantID: tenantID, Name: p.Name, Role: p.Role, Prefix: p.Prefix,
-		Hash: p.Hash, PlatformAdmin: p.PlatformAdmin, CreatedAt: now(), ExpiresAt: normp(p.ExpiresAt),
-	}
-	_, err := s.write.ExecContext(ctx, `INSERT INTO api_keys (`+apiKeyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL)`,
+	_, err = s.write.ExecContext(ctx, `INSERT INTO api_keys (`+apiKeyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL)`,
 		k.ID, k.TenantID, k.Name, k.Role, k.Prefix, k.Hash, k.PlatformAdmin, us(k.CreatedAt), usp(k.ExpiresAt))
 	if err != nil {
 		return nil, translate(err)
@@ -70,28 +68,28 @@ func (s *Store) APIKeyGetByHash(ctx context.Context, hash []byte) (*store.APIKey
 
 // APIKeyList lists the tenant's keys, revoked ones included, newest first.
 func (s *Store) APIKeyList(ctx context.Context, tenantID string, page store.Page) ([]*store.APIKey, string, error) {
-	after, err := decodeCursor(page.Cursor, cursorAPIKeys, 1)
+	after, err := keyset.Decode(page.Cursor, keyset.APIKeys, 1)
 	if err != nil {
 		return nil, "", err
 	}
-	var q query
-	q.where("tenant_id = ?", tenantID)
+	var q keyset.Query
+	q.Where("tenant_id = ?", tenantID)
 	if after != nil {
-		q.where("id < ?", after[0])
+		q.Where("id < ?", after[0])
 	}
-	stmt, args := q.build(`SELECT `+apiKeyColumns+` FROM api_keys`, `ORDER BY id DESC`, page.Size())
+	stmt, args := q.Build(`SELECT `+apiKeyColumns+` FROM api_keys`, `ORDER BY id DESC`, page.Size())
 	keys, err := getAll(ctx, s.read, scanAPIKey, stmt, args...)
 	if err != nil {
 		return nil, "", err
 	}
-	keys, next := pageOf(keys, page.Size(), func(k *store.APIKey) string { return encodeCursor(cursorAPIKeys, k.ID) })
+	keys, next := keyset.Trim(keys, page.Size(), func(k *store.APIKey) string { return keyset.Encode(keyset.APIKeys, k.ID) })
 	return keys, next, nil
 }
 
 // APIKeyRevoke marks a key revoked; revoking it again keeps the first time.
 func (s *Store) APIKeyRevoke(ctx context.Context, tenantID, id string) error {
 	return execOne(ctx, s.write, `UPDATE api_keys SET revoked_at = coalesce(revoked_at, $3) WHERE tenant_id = $1 AND id = $2`,
-		tenantID, id, us(now()))
+		tenantID, id, us(record.Now()))
 }
 
 func scanAPIKey(r row) (*store.APIKey, error) {

@@ -3,12 +3,13 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 
 	"github.com/wasmflow/wasmflow/store"
+	"github.com/wasmflow/wasmflow/store/internal/keyset"
+	"github.com/wasmflow/wasmflow/store/internal/record"
 	"github.com/wasmflow/wasmflow/workflow"
 )
 
@@ -27,19 +28,14 @@ JOIN workflows w ON w.tenant_id = v.tenant_id AND w.id = v.workflow_id AND w.del
 // WorkflowInsert stores a new, inactive workflow as version 1 (a row in
 // workflows and one in workflow_versions, in one transaction).
 func (s *Store) WorkflowInsert(ctx context.Context, tenantID string, def *workflow.Workflow) (*store.Workflow, error) {
-	if def == nil {
-		return nil, errors.New("store: WorkflowInsert needs a definition")
-	}
-	raw, stored, err := encodeDefinition(def)
+	w, raw, err := record.NewWorkflow(tenantID, def)
 	if err != nil {
 		return nil, err
 	}
-	t := now()
-	w := &store.Workflow{ID: store.NewID("wf"), TenantID: tenantID, Version: 1, Definition: stored,
-		CreatedAt: t, UpdatedAt: t}
+	t := w.CreatedAt
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO workflows (id, tenant_id, name, version, active, created_at, updated_at)
-			VALUES ($1, $2, $3, 1, $4, $5, $5)`, w.ID, w.TenantID, stored.Name, w.Active, us(t))
+			VALUES ($1, $2, $3, 1, $4, $5, $5)`, w.ID, w.TenantID, w.Definition.Name, w.Active, us(t))
 		if err != nil {
 			return err
 		}
@@ -61,22 +57,22 @@ func (s *Store) WorkflowGet(ctx context.Context, tenantID, id string) (*store.Wo
 
 // WorkflowList lists the tenant's live workflows, newest first.
 func (s *Store) WorkflowList(ctx context.Context, tenantID string, page store.Page) ([]*store.Workflow, string, error) {
-	after, err := decodeCursor(page.Cursor, cursorWorkflows, 1)
+	after, err := keyset.Decode(page.Cursor, keyset.Workflows, 1)
 	if err != nil {
 		return nil, "", err
 	}
-	var q query
-	q.where("w.tenant_id = ?", tenantID)
-	q.where("w.deleted_at IS NULL")
+	var q keyset.Query
+	q.Where("w.tenant_id = ?", tenantID)
+	q.Where("w.deleted_at IS NULL")
 	if after != nil {
-		q.where("w.id < ?", after[0])
+		q.Where("w.id < ?", after[0])
 	}
-	stmt, args := q.build(workflowSelect, `ORDER BY w.id DESC`, page.Size())
+	stmt, args := q.Build(workflowSelect, `ORDER BY w.id DESC`, page.Size())
 	ws, err := getAll(ctx, s.read, scanWorkflow, stmt, args...)
 	if err != nil {
 		return nil, "", err
 	}
-	ws, next := pageOf(ws, page.Size(), func(w *store.Workflow) string { return encodeCursor(cursorWorkflows, w.ID) })
+	ws, next := keyset.Trim(ws, page.Size(), func(w *store.Workflow) string { return keyset.Encode(keyset.Workflows, w.ID) })
 	return ws, next, nil
 }
 
@@ -84,14 +80,11 @@ func (s *Store) WorkflowList(ctx context.Context, tenantID string, page store.Pa
 // current, in one transaction. With p.ExpectedVersion set, it is ErrConflict
 // unless the current version is that one.
 func (s *Store) WorkflowUpdate(ctx context.Context, tenantID, id string, p *store.WorkflowUpdateParams) (*store.Workflow, error) {
-	if p == nil {
-		return nil, errors.New("store: WorkflowUpdate needs params")
-	}
-	raw, stored, err := encodeDefinition(&p.Definition)
+	raw, stored, err := record.WorkflowUpdate(p)
 	if err != nil {
 		return nil, err
 	}
-	t := now()
+	t := record.Now()
 	var w *store.Workflow
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
@@ -133,7 +126,7 @@ func versionConflict(ctx context.Context, tx *sql.Tx, tenantID, id string, expec
 // longer see it, and its versions stay for the executions that ran them.
 func (s *Store) WorkflowDelete(ctx context.Context, tenantID, id string) error {
 	return execOne(ctx, s.write, `UPDATE workflows SET deleted_at = $3 WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL`,
-		tenantID, id, us(now()))
+		tenantID, id, us(record.Now()))
 }
 
 // WorkflowVersionGet reads one version of a live workflow.
@@ -145,17 +138,17 @@ func (s *Store) WorkflowVersionGet(ctx context.Context, tenantID, id string, ver
 // WorkflowVersionList lists the versions of a live workflow, newest first;
 // ErrNotFound when there is no such workflow.
 func (s *Store) WorkflowVersionList(ctx context.Context, tenantID, id string, page store.Page) ([]*store.WorkflowVersion, string, error) {
-	before, ok, err := decodeIntCursor(page.Cursor, cursorWorkflowVersions)
+	before, ok, err := keyset.DecodeInt(page.Cursor, keyset.WorkflowVersions)
 	if err != nil {
 		return nil, "", err
 	}
-	var q query
-	q.where("v.tenant_id = ?", tenantID)
-	q.where("v.workflow_id = ?", id)
+	var q keyset.Query
+	q.Where("v.tenant_id = ?", tenantID)
+	q.Where("v.workflow_id = ?", id)
 	if ok {
-		q.where("v.version < ?", before)
+		q.Where("v.version < ?", before)
 	}
-	stmt, args := q.build(versionSelect, `ORDER BY v.version DESC`, page.Size())
+	stmt, args := q.Build(versionSelect, `ORDER BY v.version DESC`, page.Size())
 	vs, err := getAll(ctx, s.read, scanVersion, stmt, args...)
 	if err != nil {
 		return nil, "", err
@@ -170,32 +163,10 @@ func (s *Store) WorkflowVersionList(ctx context.Context, tenantID, id string, pa
 			return nil, "", translate(err)
 		}
 	}
-	vs, next := pageOf(vs, page.Size(), func(v *store.WorkflowVersion) string {
-		return encodeCursor(cursorWorkflowVersions, strconv.Itoa(v.Version))
+	vs, next := keyset.Trim(vs, page.Size(), func(v *store.WorkflowVersion) string {
+		return keyset.Encode(keyset.WorkflowVersions, strconv.Itoa(v.Version))
 	})
 	return vs, next, nil
-}
-
-// encodeDefinition returns the JSON the store keeps for def and the
-// definition as it reads back (JSON numbers in params become float64), so
-// that what a write returns equals what a later read returns.
-func encodeDefinition(def *workflow.Workflow) ([]byte, workflow.Workflow, error) {
-	var stored workflow.Workflow
-	raw, err := def.Encode()
-	if err == nil {
-		err = json.Unmarshal(raw, &stored)
-	}
-	if err != nil {
-		return nil, stored, fmt.Errorf("store: encode workflow: %w", err)
-	}
-	return raw, stored, nil
-}
-
-func decodeDefinition(raw []byte, def *workflow.Workflow) error {
-	if err := json.Unmarshal(raw, def); err != nil {
-		return fmt.Errorf("store: decode workflow: %w", err)
-	}
-	return nil
 }
 
 func scanWorkflow(r row) (*store.Workflow, error) {
@@ -207,7 +178,7 @@ func scanWorkflow(r row) (*store.Workflow, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &w, decodeDefinition(raw, &w.Definition)
+	return &w, record.DecodeDefinition(raw, &w.Definition)
 }
 
 // scanWorkflowRow scans a workflows row without its definition.
@@ -228,5 +199,5 @@ func scanVersion(r row) (*store.WorkflowVersion, error) {
 	if err := r.Scan(&v.WorkflowID, &v.TenantID, &v.Version, &raw, micros{&v.CreatedAt}); err != nil {
 		return nil, err
 	}
-	return &v, decodeDefinition(raw, &v.Definition)
+	return &v, record.DecodeDefinition(raw, &v.Definition)
 }

@@ -1,0 +1,209 @@
+// Package record builds the records the two store backends write: it checks
+// a write method's arguments, sets ids and timestamps, and brings every value
+// to the form a later read returns, so that what a write returns equals what
+// a read returns. It runs no SQL.
+package record
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/wasmflow/wasmflow/store"
+	"github.com/wasmflow/wasmflow/workflow"
+)
+
+// Now is the time a write records: UTC, truncated to what the columns keep.
+func Now() time.Time { return Norm(time.Now()) }
+
+// Norm returns t as it reads back: UTC, truncated to microseconds.
+func Norm(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// NormPtr is Norm for an optional time.
+func NormPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	n := Norm(*t)
+	return &n
+}
+
+// JSON checks a JSON document a caller hands in and returns it as the store
+// keeps it: nil (SQL NULL) when empty. field names it in the error.
+func JSON(field string, raw json.RawMessage) (json.RawMessage, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	if !json.Valid(raw) {
+		return nil, fmt.Errorf("store: %s is not valid JSON", field)
+	}
+	return raw, nil
+}
+
+// EncodeDefinition returns the JSON the store keeps for def and the
+// definition as it reads back (JSON numbers in params become float64).
+func EncodeDefinition(def *workflow.Workflow) ([]byte, workflow.Workflow, error) {
+	var stored workflow.Workflow
+	raw, err := def.Encode()
+	if err == nil {
+		err = json.Unmarshal(raw, &stored)
+	}
+	if err != nil {
+		return nil, stored, fmt.Errorf("store: encode workflow: %w", err)
+	}
+	return raw, stored, nil
+}
+
+// DecodeDefinition decodes a stored definition into def.
+func DecodeDefinition(raw []byte, def *workflow.Workflow) error {
+	if err := json.Unmarshal(raw, def); err != nil {
+		return fmt.Errorf("store: decode workflow: %w", err)
+	}
+	return nil
+}
+
+// NewTenant returns a new tenant named name.
+func NewTenant(name string) *store.Tenant {
+	return &store.Tenant{ID: store.NewID("tn"), Name: name, CreatedAt: Now()}
+}
+
+// NewAPIKey checks p and returns the key to store.
+func NewAPIKey(tenantID string, p *store.APIKeyInsertParams) (*store.APIKey, error) {
+	if p == nil {
+		return nil, errors.New("store: APIKeyInsert needs params")
+	}
+	return &store.APIKey{
+		ID: store.NewID("ak"), TenantID: tenantID, Name: p.Name, Role: p.Role, Prefix: p.Prefix,
+		Hash: p.Hash, PlatformAdmin: p.PlatformAdmin, CreatedAt: Now(), ExpiresAt: NormPtr(p.ExpiresAt),
+	}, nil
+}
+
+// NewWorkflow checks def and returns version 1 of a new, inactive workflow
+// and the JSON to store for its definition.
+func NewWorkflow(tenantID string, def *workflow.Workflow) (*store.Workflow, []byte, error) {
+	if def == nil {
+		return nil, nil, errors.New("store: WorkflowInsert needs a definition")
+	}
+	raw, stored, err := EncodeDefinition(def)
+	if err != nil {
+		return nil, nil, err
+	}
+	t := Now()
+	return &store.Workflow{ID: store.NewID("wf"), TenantID: tenantID, Version: 1, Definition: stored,
+		CreatedAt: t, UpdatedAt: t}, raw, nil
+}
+
+// WorkflowUpdate checks p and returns the JSON to store for its definition
+// and the definition as it reads back.
+func WorkflowUpdate(p *store.WorkflowUpdateParams) ([]byte, workflow.Workflow, error) {
+	if p == nil {
+		return nil, workflow.Workflow{}, errors.New("store: WorkflowUpdate needs params")
+	}
+	return EncodeDefinition(&p.Definition)
+}
+
+// NewModuleVersion checks a version to insert (v.Digest must be the
+// "sha256:<hex>" of wasm) and returns the record to store.
+func NewModuleVersion(tenantID string, v *store.ModuleVersion, wasm []byte) (*store.ModuleVersion, error) {
+	if v == nil {
+		return nil, errors.New("store: ModuleVersionInsert needs a version")
+	}
+	sum := sha256.Sum256(wasm)
+	if want := "sha256:" + hex.EncodeToString(sum[:]); v.Digest != want {
+		return nil, fmt.Errorf("store: module digest %q is not the digest of its bytes (%s)", v.Digest, want)
+	}
+	m := *v
+	m.TenantID, m.Size, m.CreatedAt = tenantID, int64(len(wasm)), Now()
+	var err error
+	if m.Manifest, err = JSON("module manifest", m.Manifest); err != nil {
+		return nil, err
+	}
+	if m.Signature, err = JSON("module signature", m.Signature); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// NewExecution checks p and returns the queued execution and its node runs
+// to store (a run's Attempt defaults to 1 and its Status to pending).
+func NewExecution(tenantID string, p *store.ExecutionInsertParams) (*store.Execution, []*store.NodeRun, error) {
+	if p == nil {
+		return nil, nil, errors.New("store: ExecutionInsert needs params")
+	}
+	input, err := JSON("execution input", p.Input)
+	if err != nil {
+		return nil, nil, err
+	}
+	t := Now()
+	ex := &store.Execution{
+		ID: store.NewID("ex"), TenantID: tenantID, WorkflowID: p.WorkflowID, WorkflowVersion: p.WorkflowVersion,
+		Status: store.ExecutionQueued, Trigger: p.Trigger, Input: input, CreatedAt: t,
+	}
+	runs := make([]*store.NodeRun, len(p.Runs))
+	for i, in := range p.Runs {
+		if in == nil {
+			return nil, nil, fmt.Errorf("store: ExecutionInsert: run %d is nil", i)
+		}
+		r := *in
+		r.ID, r.TenantID, r.ExecutionID, r.CreatedAt = store.NewID("nr"), tenantID, ex.ID, t
+		r.Attempt = cmp.Or(r.Attempt, 1)
+		r.Status = cmp.Or(r.Status, store.RunPending)
+		r.LeaseUntil, r.StartedAt, r.FinishedAt = NormPtr(r.LeaseUntil), NormPtr(r.StartedAt), NormPtr(r.FinishedAt)
+		for _, f := range []struct {
+			name string
+			raw  *json.RawMessage
+		}{{"output", &r.Output}, {"logs", &r.Logs}, {"error", &r.Error}} {
+			if *f.raw, err = JSON("node run "+f.name, *f.raw); err != nil {
+				return nil, nil, err
+			}
+		}
+		runs[i] = &r
+	}
+	return ex, runs, nil
+}
+
+// NewSecret checks in and returns the secret SecretInsert stores.
+func NewSecret(tenantID string, in *store.Secret) (*store.Secret, error) {
+	if in == nil {
+		return nil, errors.New("store: SecretInsert needs a secret")
+	}
+	t := Now()
+	return &store.Secret{TenantID: tenantID, Name: in.Name, Ciphertext: in.Ciphertext, WrappedKey: in.WrappedKey,
+		KeyID: in.KeyID, CreatedAt: t, UpdatedAt: t}, nil
+}
+
+// UpdatedSecret checks in and returns the values SecretUpdate writes; the
+// stored CreatedAt is not known here and stays zero.
+func UpdatedSecret(tenantID string, in *store.Secret) (*store.Secret, error) {
+	if in == nil {
+		return nil, errors.New("store: SecretUpdate needs a secret")
+	}
+	return &store.Secret{TenantID: tenantID, Name: in.Name, Ciphertext: in.Ciphertext, WrappedKey: in.WrappedKey,
+		KeyID: in.KeyID, UpdatedAt: Now()}, nil
+}
+
+// FillAuditEntry checks e and sets what AuditInsert sets: e.TenantID, and
+// e.ID and e.CreatedAt when they are zero; a given CreatedAt is normalised
+// (UTC, microseconds), and an empty Detail becomes nil.
+func FillAuditEntry(tenantID string, e *store.AuditEntry) error {
+	if e == nil {
+		return errors.New("store: AuditInsert needs an entry")
+	}
+	detail, err := JSON("audit detail", e.Detail)
+	if err != nil {
+		return err
+	}
+	e.TenantID, e.Detail = tenantID, detail
+	if e.ID == "" {
+		e.ID = store.NewID("au")
+	}
+	if e.CreatedAt.IsZero() {
+		e.CreatedAt = Now()
+	}
+	e.CreatedAt = Norm(e.CreatedAt)
+	return nil
+}

@@ -1,0 +1,211 @@
+package record_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wasmflow/wasmflow/store"
+	"github.com/wasmflow/wasmflow/store/internal/record"
+	"github.com/wasmflow/wasmflow/workflow"
+)
+
+// requireNorm checks that t is as the store reads it back.
+func requireNorm(t *testing.T, at time.Time) {
+	t.Helper()
+	require.Equal(t, time.UTC, at.Location())
+	require.Zero(t, at.Nanosecond()%1000)
+}
+
+func TestTimes(t *testing.T) {
+	t.Parallel()
+	requireNorm(t, record.Now())
+	at := time.Date(2025, 3, 4, 5, 6, 7, 123456789, time.FixedZone("x", 3600))
+	want := time.Date(2025, 3, 4, 4, 6, 7, 123456000, time.UTC)
+	require.Equal(t, want, record.Norm(at))
+	require.Nil(t, record.NormPtr(nil))
+	require.Equal(t, want, *record.NormPtr(&at))
+}
+
+func TestJSON(t *testing.T) {
+	t.Parallel()
+	raw, err := record.JSON("x", nil)
+	require.NoError(t, err)
+	require.Nil(t, raw)
+	raw, err = record.JSON("x", json.RawMessage{})
+	require.NoError(t, err)
+	require.Nil(t, raw)
+	raw, err = record.JSON("x", json.RawMessage(`{"a": 1}`))
+	require.NoError(t, err)
+	require.JSONEq(t, `{"a": 1}`, string(raw))
+	_, err = record.JSON("thing", json.RawMessage(`{`))
+	require.EqualError(t, err, "store: thing is not valid JSON")
+}
+
+func TestDefinitions(t *testing.T) {
+	t.Parallel()
+	def := &workflow.Workflow{Name: "w", Nodes: []workflow.Node{{Name: "a", Params: map[string]any{"n": 1}}}}
+	raw, stored, err := record.EncodeDefinition(def)
+	require.NoError(t, err)
+	require.Equal(t, 1.0, stored.Nodes[0].Params["n"], "numbers read back as float64")
+	var back workflow.Workflow
+	require.NoError(t, record.DecodeDefinition(raw, &back))
+	require.Equal(t, stored, back)
+	require.ErrorContains(t, record.DecodeDefinition([]byte(`[1]`), &back), "store: decode workflow")
+
+	_, _, err = record.EncodeDefinition(&workflow.Workflow{Nodes: []workflow.Node{{Params: map[string]any{"f": func() {}}}}})
+	require.ErrorContains(t, err, "store: encode workflow")
+
+	w, raw, err := record.NewWorkflow("tn_1", def)
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(w.ID, "wf_"))
+	require.Equal(t, "tn_1", w.TenantID)
+	require.Equal(t, 1, w.Version)
+	require.False(t, w.Active)
+	require.Equal(t, stored, w.Definition)
+	require.Equal(t, w.CreatedAt, w.UpdatedAt)
+	requireNorm(t, w.CreatedAt)
+	require.NotEmpty(t, raw)
+	_, _, err = record.NewWorkflow("tn_1", nil)
+	require.EqualError(t, err, "store: WorkflowInsert needs a definition")
+	_, _, err = record.NewWorkflow("tn_1", &workflow.Workflow{Nodes: []workflow.Node{{Params: map[string]any{"f": func() {}}}}})
+	require.Error(t, err)
+
+	raw, stored, err = record.WorkflowUpdate(&store.WorkflowUpdateParams{Definition: *def})
+	require.NoError(t, err)
+	require.Equal(t, "w", stored.Name)
+	require.NotEmpty(t, raw)
+	_, _, err = record.WorkflowUpdate(nil)
+	require.EqualError(t, err, "store: WorkflowUpdate needs params")
+}
+
+func TestNewTenantAndAPIKey(t *testing.T) {
+	t.Parallel()
+	tn := record.NewTenant("acme")
+	require.True(t, strings.HasPrefix(tn.ID, "tn_"))
+	require.Equal(t, "acme", tn.Name)
+	requireNorm(t, tn.CreatedAt)
+
+	exp := time.Now().Add(time.Hour)
+	k, err := record.NewAPIKey("tn_1", &store.APIKeyInsertParams{Name: "k", Role: "admin", Prefix: "wf_",
+		Hash: []byte("h"), PlatformAdmin: true, ExpiresAt: &exp})
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(k.ID, "ak_"))
+	require.Equal(t, &store.APIKey{ID: k.ID, TenantID: "tn_1", Name: "k", Role: "admin", Prefix: "wf_",
+		Hash: []byte("h"), PlatformAdmin: true, CreatedAt: k.CreatedAt, ExpiresAt: record.NormPtr(&exp)}, k)
+	requireNorm(t, k.CreatedAt)
+	_, err = record.NewAPIKey("tn_1", nil)
+	require.EqualError(t, err, "store: APIKeyInsert needs params")
+}
+
+func TestNewModuleVersion(t *testing.T) {
+	t.Parallel()
+	wasm := []byte("\x00asm")
+	const digest = "sha256:cd5d4935a48c0672cb06407bb443bc0087aff947c6b864bac886982c73b3027f"
+	m, err := record.NewModuleVersion("tn_1", &store.ModuleVersion{TenantID: "other", Name: "a/b", Version: "1.0.0",
+		Digest: digest, Size: 99, Manifest: json.RawMessage(`{}`)}, wasm)
+	require.NoError(t, err)
+	require.Equal(t, "tn_1", m.TenantID)
+	require.Equal(t, int64(4), m.Size)
+	require.JSONEq(t, `{}`, string(m.Manifest))
+	require.Nil(t, m.Signature)
+	requireNorm(t, m.CreatedAt)
+
+	for name, v := range map[string]*store.ModuleVersion{
+		"bad digest":    {Digest: "sha256:00"},
+		"bad manifest":  {Digest: digest, Manifest: json.RawMessage(`{`)},
+		"bad signature": {Digest: digest, Signature: json.RawMessage(`{`)},
+	} {
+		_, err := record.NewModuleVersion("tn_1", v, wasm)
+		require.Error(t, err, name)
+	}
+	_, err = record.NewModuleVersion("tn_1", nil, wasm)
+	require.EqualError(t, err, "store: ModuleVersionInsert needs a version")
+}
+
+func TestNewExecution(t *testing.T) {
+	t.Parallel()
+	started := time.Now()
+	ex, runs, err := record.NewExecution("tn_1", &store.ExecutionInsertParams{WorkflowID: "wf_1", WorkflowVersion: 2,
+		Trigger: "manual", Input: json.RawMessage(`[1]`),
+		Runs: []*store.NodeRun{{Node: "a"}, {Node: "b", Attempt: 3, Status: store.RunQueued, StartedAt: &started,
+			Output: json.RawMessage(`{}`)}}})
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(ex.ID, "ex_"))
+	require.Equal(t, store.ExecutionQueued, ex.Status)
+	require.Equal(t, "wf_1", ex.WorkflowID)
+	require.Equal(t, 2, ex.WorkflowVersion)
+	requireNorm(t, ex.CreatedAt)
+	require.Len(t, runs, 2)
+	for _, r := range runs {
+		require.True(t, strings.HasPrefix(r.ID, "nr_"))
+		require.Equal(t, "tn_1", r.TenantID)
+		require.Equal(t, ex.ID, r.ExecutionID)
+		require.Equal(t, ex.CreatedAt, r.CreatedAt)
+	}
+	require.Equal(t, 1, runs[0].Attempt)
+	require.Equal(t, store.RunPending, runs[0].Status)
+	require.Nil(t, runs[0].Output)
+	require.Equal(t, 3, runs[1].Attempt)
+	require.Equal(t, store.RunQueued, runs[1].Status)
+	require.Equal(t, record.NormPtr(&started), runs[1].StartedAt)
+
+	for name, p := range map[string]*store.ExecutionInsertParams{
+		"bad input":  {Input: json.RawMessage(`{`)},
+		"nil run":    {Runs: []*store.NodeRun{nil}},
+		"bad output": {Runs: []*store.NodeRun{{Output: json.RawMessage(`{`)}}},
+		"bad logs":   {Runs: []*store.NodeRun{{Logs: json.RawMessage(`{`)}}},
+		"bad error":  {Runs: []*store.NodeRun{{Error: json.RawMessage(`{`)}}},
+	} {
+		_, _, err := record.NewExecution("tn_1", p)
+		require.Error(t, err, name)
+	}
+	_, _, err = record.NewExecution("tn_1", nil)
+	require.EqualError(t, err, "store: ExecutionInsert needs params")
+}
+
+func TestSecrets(t *testing.T) {
+	t.Parallel()
+	in := &store.Secret{TenantID: "other", Name: "s", Ciphertext: []byte("c"), WrappedKey: []byte("k"), KeyID: "k1",
+		CreatedAt: time.Unix(1, 0)}
+	sec, err := record.NewSecret("tn_1", in)
+	require.NoError(t, err)
+	require.Equal(t, &store.Secret{TenantID: "tn_1", Name: "s", Ciphertext: []byte("c"), WrappedKey: []byte("k"),
+		KeyID: "k1", CreatedAt: sec.CreatedAt, UpdatedAt: sec.CreatedAt}, sec)
+	requireNorm(t, sec.CreatedAt)
+	_, err = record.NewSecret("tn_1", nil)
+	require.EqualError(t, err, "store: SecretInsert needs a secret")
+
+	sec, err = record.UpdatedSecret("tn_1", in)
+	require.NoError(t, err)
+	require.Equal(t, &store.Secret{TenantID: "tn_1", Name: "s", Ciphertext: []byte("c"), WrappedKey: []byte("k"),
+		KeyID: "k1", UpdatedAt: sec.UpdatedAt}, sec)
+	requireNorm(t, sec.UpdatedAt)
+	_, err = record.UpdatedSecret("tn_1", nil)
+	require.EqualError(t, err, "store: SecretUpdate needs a secret")
+}
+
+func TestFillAuditEntry(t *testing.T) {
+	t.Parallel()
+	e := &store.AuditEntry{Actor: "system", Action: "x", Detail: json.RawMessage{}}
+	require.NoError(t, record.FillAuditEntry("tn_1", e))
+	require.True(t, strings.HasPrefix(e.ID, "au_"))
+	require.Equal(t, "tn_1", e.TenantID)
+	require.Nil(t, e.Detail)
+	requireNorm(t, e.CreatedAt)
+
+	at := time.Date(2025, 3, 4, 5, 6, 7, 123456789, time.FixedZone("x", 3600))
+	e = &store.AuditEntry{ID: "au_given", CreatedAt: at, Detail: json.RawMessage(`{"a":1}`)}
+	require.NoError(t, record.FillAuditEntry("tn_1", e))
+	require.Equal(t, "au_given", e.ID)
+	require.Equal(t, record.Norm(at), e.CreatedAt)
+	require.JSONEq(t, `{"a":1}`, string(e.Detail))
+
+	e = &store.AuditEntry{Detail: json.RawMessage(`{`)}
+	require.Error(t, record.FillAuditEntry("tn_1", e))
+	require.Empty(t, e.TenantID, "a refused entry is left alone")
+	require.EqualError(t, record.FillAuditEntry("tn_1", nil), "store: AuditInsert needs an entry")
+}
