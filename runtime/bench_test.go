@@ -118,7 +118,7 @@ func BenchmarkBaseline(b *testing.B) {
 				b.Fatal(err)
 			}
 			_, err = mod.ExportedFunction("_start").Call(ctx)
-			if exit, ok := errors.AsType[*sys.ExitError](err); err != nil && !(ok && exit.ExitCode() == 0) {
+			if exit, ok := errors.AsType[*sys.ExitError](err); err != nil && (!ok || exit.ExitCode() != 0) {
 				b.Fatal(err)
 			}
 			_ = mod.Close(ctx)

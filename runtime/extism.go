@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 
 	extism "github.com/extism/go-sdk"
@@ -152,7 +153,10 @@ func callHostFunc(ctx context.Context, p *extism.CurrentPlugin, name string, han
 	if err == nil && ptr == 0 {
 		err = errors.New("the Extism kernel ran out of memory")
 	}
-	if err != nil || !p.Memory().Write(uint32(ptr), out) {
+	if err == nil && ptr > math.MaxUint32 {
+		err = fmt.Errorf("the Extism kernel returned offset %d, outside a 32-bit memory", ptr)
+	}
+	if err != nil || !p.Memory().Write(uint32(ptr), out) { //nolint:gosec // ptr ≤ MaxUint32, checked above
 		return 0, st.failHost(nodeErr(KindMemoryLimit, err, "%s: no room for a reply of %d bytes in the memory limit of %s",
 			name, len(out), formatBytes(st.mem.limit)))
 	}

@@ -290,7 +290,8 @@ func (r *Runtime) module(ctx context.Context, digest string, wasm []byte) (*modu
 			return nodeErr(KindInvalidModule, err, "%v", err)
 		}
 		info.Digest = digest
-		if maxPages := uint32(r.cfg.MaxMemoryMB) * 16; info.Memory != nil && info.Memory.MinPages > maxPages {
+		maxPages := uint32(r.cfg.MaxMemoryMB) * 16 //nolint:gosec // New caps MaxMemoryMB at 4096
+		if info.Memory != nil && info.Memory.MinPages > maxPages {
 			return nodeErr(KindMemoryLimit, nil, "module declares %d pages of memory, over the maximum of %d MiB",
 				info.Memory.MinPages, r.cfg.MaxMemoryMB)
 		}
@@ -367,7 +368,7 @@ type runLimits struct {
 	maxLog    int
 }
 
-func (l runLimits) memoryBytes() uint64 { return uint64(l.memoryMB) << 20 }
+func (l runLimits) memoryBytes() uint64 { return uint64(l.memoryMB) << 20 } //nolint:gosec // memoryMB is in [1, 4096]
 
 // limits resolves a run's limits: the manifest's, or the default, tightened
 // by the node's, capped by the operator's maxima.
