@@ -33,7 +33,7 @@ build: ## build bin/wasmflow
 
 .PHONY: run
 run: build ## build and start the embedded server (SQLite in ./wasmflow-data)
-	./$(BIN) serve
+	./$(BIN) serve --examples-dir plugins-examples
 
 .PHONY: test
 test: ## go vet + all tests with the race detector (integration suites when PostgreSQL/Redis are reachable)

@@ -12,6 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/wasmflow/wasmflow/auth"
+	"github.com/wasmflow/wasmflow/registry"
 	"github.com/wasmflow/wasmflow/store"
 	"github.com/wasmflow/wasmflow/workflow"
 )
@@ -40,6 +41,20 @@ const (
 	CodeHeadersTooLarge      = "headers_too_large"
 	CodeNotReady             = "not_ready"
 	CodeInternal             = "internal"
+
+	// Node module uploads: the registry's codes (registry.Code…).
+	CodeModuleTooLarge    = registry.CodeModuleTooLarge
+	CodeManifestTooLarge  = registry.CodeManifestTooLarge
+	CodeSignatureTooLarge = registry.CodeSignatureTooLarge
+	CodeManifestInvalid   = registry.CodeManifestInvalid
+	CodeSignatureInvalid  = registry.CodeSignatureInvalid
+	CodeModuleInvalid     = registry.CodeModuleInvalid
+	CodeImportNotAllowed  = registry.CodeImportNotAllowed
+	CodeMissingEntrypoint = registry.CodeMissingEntrypoint
+	CodeVersionImmutable  = registry.CodeVersionImmutable
+	CodeRefInvalid        = registry.CodeRefInvalid
+	// CodeNodeFailed: a test run of a node module failed; Problem.Kind says why.
+	CodeNodeFailed = "node_failed"
 )
 
 // codeTitles gives each code its fixed title and status.
@@ -63,6 +78,18 @@ var codeTitles = map[string]struct {
 	CodeHeadersTooLarge:      {http.StatusRequestHeaderFieldsTooLarge, "request headers are too large"},
 	CodeNotReady:             {http.StatusServiceUnavailable, "service not ready"},
 	CodeInternal:             {http.StatusInternalServerError, "internal error"},
+
+	CodeModuleTooLarge:    {http.StatusRequestEntityTooLarge, "module is too large"},
+	CodeManifestTooLarge:  {http.StatusRequestEntityTooLarge, "manifest is too large"},
+	CodeSignatureTooLarge: {http.StatusRequestEntityTooLarge, "signature is too large"},
+	CodeManifestInvalid:   {http.StatusUnprocessableEntity, "manifest is invalid"},
+	CodeSignatureInvalid:  {http.StatusUnprocessableEntity, "signature is invalid"},
+	CodeModuleInvalid:     {http.StatusUnprocessableEntity, "module is invalid"},
+	CodeImportNotAllowed:  {http.StatusUnprocessableEntity, "module imports what it may not"},
+	CodeMissingEntrypoint: {http.StatusUnprocessableEntity, "module does not export its entrypoint"},
+	CodeVersionImmutable:  {http.StatusConflict, "version exists: versions are immutable"},
+	CodeRefInvalid:        {http.StatusUnprocessableEntity, "module reference is invalid"},
+	CodeNodeFailed:        {http.StatusUnprocessableEntity, "node run failed"},
 }
 
 // Problem is the body of every error response (RFC 9457) plus a stable
@@ -74,6 +101,7 @@ type Problem struct {
 	Detail string         `json:"detail,omitempty" doc:"What went wrong this time."`
 	Code   string         `json:"code" example:"not_found" doc:"Stable machine-readable code, snake_case."`
 	Errors []FieldProblem `json:"errors,omitempty" doc:"Which fields are wrong, and why."`
+	Kind   string         `json:"kind,omitempty" example:"timeout" doc:"For node_failed: why the run failed (timeout, trap, guest_error, memory_limit, output_too_large, invalid_output, capability_not_granted, …)."`
 
 	// headers go out with the problem (WWW-Authenticate, Allow).
 	headers http.Header `json:"-"`
@@ -83,7 +111,7 @@ type Problem struct {
 
 // FieldProblem is one thing wrong with one part of the request.
 type FieldProblem struct {
-	Location string `json:"location,omitempty" example:"body.nodes[1].name" doc:"Where: body.<json path>, query.<name>, path.<name> or header.<name>."`
+	Location string `json:"location,omitempty" example:"body.nodes[1].name" doc:"Where: body.<json path>, query.<name>, path.<name> or header.<name>; for a node upload, the part (module, signature) or manifest.<json path>."`
 	Message  string `json:"message" example:"duplicate node name" doc:"What is wrong there."`
 }
 
@@ -182,6 +210,22 @@ func toProblem(err error) *Problem {
 			errs[i] = FieldProblem{Location: bodyLocation(p.Path), Message: p.Message}
 		}
 		return newProblem(CodeWorkflowInvalid, fmt.Sprintf("%d problem(s) in the workflow", len(errs)), errs...)
+	}
+	if re, ok := errors.AsType[*registry.Error](err); ok {
+		errs := make([]FieldProblem, len(re.Problems))
+		for i, p := range re.Problems {
+			errs[i] = FieldProblem{Location: p.Field, Message: p.Message}
+		}
+		detail := fmt.Sprintf("%d problem(s) in the upload", len(errs))
+		if len(errs) == 1 {
+			detail = errs[0].Location + ": " + errs[0].Message
+		}
+		return newProblem(re.Code, detail, errs...)
+	}
+	if re, ok := errors.AsType[*registry.RunError](err); ok {
+		p := newProblem(CodeNodeFailed, re.Message)
+		p.Kind = re.Kind
+		return p
 	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):

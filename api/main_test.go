@@ -21,6 +21,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/wasmflow/wasmflow/auth"
+	"github.com/wasmflow/wasmflow/registry"
+	"github.com/wasmflow/wasmflow/registry/registrytest"
 	"github.com/wasmflow/wasmflow/store"
 	"github.com/wasmflow/wasmflow/store/sqlite"
 )
@@ -83,6 +85,9 @@ type env struct {
 type envOpts struct {
 	cfg   Config
 	extra func(*Server)
+	// registry, when set, gives the server a registry on the env's store
+	// (and a runtime of its own) configured by it.
+	registry *registry.Config
 }
 
 func newEnv(t testing.TB) *env { return newEnvWith(t, envOpts{}) }
@@ -100,6 +105,9 @@ func newEnvWith(t testing.TB, o envOpts) *env {
 	cfg := o.cfg
 	cfg.Store = st
 	cfg.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+	if o.registry != nil {
+		cfg.Registry = registrytest.New(t, st, *o.registry)
+	}
 	srv, err := newServer(cfg, o.extra)
 	require.NoError(t, err)
 	e := &env{t: t, store: st, srv: srv, key: key, tenantID: tenant.ID, logs: logs}

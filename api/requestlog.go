@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -73,10 +74,25 @@ func (s *Server) serveRequest(c *fiber.Ctx) error {
 			_ = s.fiberError(c, fmt.Errorf("panic: %v\n%s", r, debug.Stack()))
 		}
 	}()
+	if err := refuseContentEncoding(c); err != nil {
+		return s.fiberError(c, err)
+	}
 	if err := c.Next(); err != nil {
 		return s.fiberError(c, err)
 	}
 	return nil
+}
+
+// refuseContentEncoding refuses a compressed request body before anything
+// reads it: Fiber's Ctx.Body decompresses without a bound, so a few KiB of
+// gzip could become gigabytes in memory.
+func refuseContentEncoding(c *fiber.Ctx) error {
+	ce := strings.TrimSpace(c.Get(fiber.HeaderContentEncoding))
+	if ce == "" || strings.EqualFold(ce, "identity") {
+		return nil
+	}
+	return newProblem(CodeUnsupportedMediaType, "request bodies are not compressed: send no Content-Encoding",
+		FieldProblem{Location: "header.Content-Encoding", Message: "not supported"})
 }
 
 // logRequest writes the request's line. The Authorization header is never

@@ -53,7 +53,10 @@ func registerPublic[I, O any](s *Server, op huma.Operation, h func(context.Conte
 // finish applies what every operation shares.
 func (s *Server) finish(op *huma.Operation) {
 	// One past the limit: huma refuses a body that fills its cap exactly.
-	op.MaxBodyBytes = int64(s.bodyLimit) + 1
+	// An operation that sets its own cap (uploads) keeps it.
+	if op.MaxBodyBytes == 0 {
+		op.MaxBodyBytes = int64(s.bodyLimit) + 1
+	}
 	// fasthttp has read the whole body before the handler runs and sets the
 	// connection's deadlines itself; huma's would only cost a syscall.
 	op.BodyReadTimeout = -1

@@ -9,12 +9,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humafiber"
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/wasmflow/wasmflow/registry"
 	"github.com/wasmflow/wasmflow/store"
 )
 
@@ -51,6 +53,11 @@ type Config struct {
 	ReadTimeout time.Duration
 	// IdleTimeout closes keep-alive connections idle this long. Defaults to 2m.
 	IdleTimeout time.Duration
+	// Registry holds the tenants' node modules. The /api/v1/nodes routes
+	// exist only when it is set. Uploads get their own body cap, derived
+	// from the registry's module, manifest and signature caps (see
+	// uploadBodyLimit); every other operation keeps BodyLimit.
+	Registry *registry.Registry
 }
 
 // Server is the HTTP API. Create it with New, serve with Listen, stop with
@@ -61,11 +68,18 @@ type Server struct {
 	version   string
 	bodyLimit int
 	readiness []ReadinessCheck
+	registry  *registry.Registry
 
 	app   *fiber.App
 	api   huma.API
 	spec  []byte     // the OpenAPI document, rendered once all routes exist
 	known routeTable // every route, for 405 answers
+
+	// listeners are closed by Shutdown: fasthttp's own shutdown misses a
+	// listener whose Serve has not started yet, which would then serve on.
+	mu        sync.Mutex
+	listeners []net.Listener
+	shutdown  bool
 }
 
 // New builds the server and registers every route.
@@ -87,6 +101,7 @@ func newServer(cfg Config, extra func(*Server)) (*Server, error) {
 		logger:    cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
 		version:   cmp.Or(cfg.Version, "dev"),
 		bodyLimit: cmp.Or(cfg.BodyLimit, DefaultBodyLimit),
+		registry:  cfg.Registry,
 	}
 	s.readiness = append([]ReadinessCheck{{Name: "store", CheckFunc: cfg.Store.Ping}}, cfg.Readiness...)
 	for _, c := range s.readiness {
@@ -103,9 +118,14 @@ func newServer(cfg Config, extra func(*Server)) (*Server, error) {
 		// fasthttp's own refusal answers 413 before reading the body and
 		// closes the connection, so a client still sending it may see a
 		// reset instead of the answer.
-		BodyLimit:             bodyCeiling(s.bodyLimit),
+		BodyLimit:             bodyCeiling(max(s.bodyLimit, s.uploadBodyLimit())),
 		ErrorHandler:          s.fiberError,
 		DisableStartupMessage: true,
+		// Multipart bodies (node uploads) reach the handler as the bytes
+		// sent: fasthttp would otherwise parse them while reading (spilling
+		// parts over 16 MiB to temporary files, answering its own 400 on a
+		// malformed one) and re-encode them for the handler.
+		DisablePreParseMultipartForm: true,
 		// Strings from the context stay valid after the handler returns:
 		// huma's adapter hands them out freely.
 		Immutable:   true,
@@ -164,17 +184,35 @@ func newServer(cfg Config, extra func(*Server)) (*Server, error) {
 func (s *Server) registerRoutes() {
 	s.registerHealth()
 	s.registerWorkflows()
+	s.registerNodes()
 }
 
-// Listen serves HTTP on ln until Shutdown; it returns nil after a Shutdown.
+// Listen serves HTTP on ln until Shutdown; it returns nil after a Shutdown,
+// also when Shutdown came first.
 func (s *Server) Listen(ln net.Listener) error {
+	s.mu.Lock()
+	if s.shutdown {
+		s.mu.Unlock()
+		_ = ln.Close()
+		return nil
+	}
+	s.listeners = append(s.listeners, ln)
+	s.mu.Unlock()
 	return s.app.Listener(ln)
 }
 
 // Shutdown stops accepting connections and waits, until ctx ends, for the
 // requests in flight to finish.
 func (s *Server) Shutdown(ctx context.Context) error {
-	return s.app.ShutdownWithContext(ctx)
+	s.mu.Lock()
+	s.shutdown = true
+	listeners := s.listeners
+	s.mu.Unlock()
+	err := s.app.ShutdownWithContext(ctx)
+	for _, ln := range listeners {
+		_ = ln.Close() // already closed unless its Serve had not started
+	}
+	return err
 }
 
 // serveOpenAPI serves the OpenAPI document, rendered once in New. It needs no

@@ -2,6 +2,8 @@ package api
 
 import (
 	"bufio"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -230,6 +232,17 @@ func TestBodyLimits(t *testing.T) {
 	require.Len(t, exact, 4096)
 	e.do(req{method: http.MethodPost, path: "/api/v1/workflows", key: e.key, body: exact}).problem(t, http.StatusUnprocessableEntity, CodeWorkflowInvalid)
 
+	// A compressed body is refused on every route before it is read: a
+	// small gzip bomb under the cap would decompress far past it.
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, _ = zw.Write([]byte(`{"name": "` + strings.Repeat("x", 1<<20) + `"}`))
+	require.NoError(t, zw.Close())
+	require.Less(t, gz.Len(), 4096)
+	p := e.do(req{method: http.MethodPost, path: "/api/v1/workflows", key: e.key, body: gz.Bytes(),
+		header: map[string]string{"Content-Encoding": "gzip"}}).problem(t, http.StatusUnsupportedMediaType, CodeUnsupportedMediaType)
+	require.Equal(t, []string{"header.Content-Encoding"}, p.locations())
+
 	// Over fasthttp's ceiling: refused from the headers alone, before any
 	// handler, still as a problem with a request id. (A raw connection:
 	// the refusal closes it, and a client still sending the body could
@@ -290,4 +303,34 @@ func TestRouteTable(t *testing.T) {
 	require.Equal(t, []string{"GET"}, tbl.methods("/files/x/y"))
 	require.Equal(t, []string{"GET"}, tbl.methods("/"))
 	require.False(t, slices.Contains(tbl.methods("/b"), "GET"))
+}
+
+// Shutdown stops a server whose Listen had not started serving yet, and a
+// Listen after Shutdown returns at once: no listener is left serving.
+func TestShutdownBeforeServing(t *testing.T) {
+	t.Parallel()
+	st := openStore(t)
+	for range 20 {
+		srv, err := New(Config{Store: st})
+		require.NoError(t, err)
+		ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		done := make(chan error, 1)
+		go func() { done <- srv.Listen(ln) }()
+		require.NoError(t, srv.Shutdown(t.Context()))
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+		case <-time.After(5 * time.Second):
+			t.Fatal("Listen still serving after Shutdown")
+		}
+	}
+	srv, err := New(Config{Store: st})
+	require.NoError(t, err)
+	require.NoError(t, srv.Shutdown(t.Context()))
+	ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	require.NoError(t, srv.Listen(ln))
+	_, err = ln.Accept()
+	require.ErrorIs(t, err, net.ErrClosed)
 }

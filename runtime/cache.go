@@ -3,6 +3,7 @@ package runtime
 import (
 	"container/list"
 	"context"
+	"fmt"
 	"sync"
 
 	extism "github.com/extism/go-sdk"
@@ -102,7 +103,7 @@ func (c *moduleCache) acquire(ctx context.Context, digest string, build func(m *
 		c.release(ctx, old)
 	}
 
-	m.err = build(m)
+	m.err = buildSafely(build, m)
 	close(m.ready)
 	if m.err != nil {
 		c.mu.Lock()
@@ -116,6 +117,19 @@ func (c *moduleCache) acquire(ctx context.Context, digest string, build func(m *
 		return nil, m.err
 	}
 	return m, nil
+}
+
+// buildSafely runs build, turning a panic into an invalid-module error:
+// wazero v1.12.0 panics on some invalid modules (a call whose type index is
+// out of range) where it should fail, and the entry being built must still
+// be finished, or every later lookup of the digest would wait on it.
+func buildSafely(build func(m *module) error, m *module) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = nodeErr(KindInvalidModule, fmt.Errorf("compiler panic: %v", p), "compile: the compiler failed on this module")
+		}
+	}()
+	return build(m)
 }
 
 // release drops a reference; the last one closes the module.

@@ -2,9 +2,11 @@ package runtime_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -147,4 +149,24 @@ func FuzzInspect(f *testing.F) {
 		}
 		require.Equal(t, len(wasm), info.Size)
 	})
+}
+
+// A module that panics wazero's validator fails as an invalid module, every
+// time and at once: the cache entry of the failed compile is not left behind
+// for later lookups to wait on.
+func TestInspectCompilerPanic(t *testing.T) {
+	t.Parallel()
+	r := newRuntime(t, runtime.Config{})
+	wasm := fixture(t, "crash_type_index.wasm")
+	for range 3 {
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		_, err := r.Inspect(ctx, wasm)
+		cancel()
+		ne, ok := errors.AsType[*runtime.NodeError](err)
+		require.True(t, ok, "%v", err)
+		require.Equal(t, runtime.KindInvalidModule, ne.Kind)
+		require.ErrorContains(t, ne.Err, "compiler panic")
+	}
+	_, err := r.Inspect(t.Context(), fixture(t, "extism_guest.wasm"))
+	require.NoError(t, err)
 }

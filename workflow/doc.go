@@ -13,4 +13,16 @@
 //
 // A module node's ports are checked only when [ValidateOptions.ModulePorts]
 // can tell them (the registry knows a module's manifest; this package does not).
+// Validation also compiles every {{ expression }} in the nodes' params.
+//
+// # Expressions
+//
+// A string param may hold {{ expressions }} (expr-lang, on the host, with no
+// I/O and no access to the environment). [CompileParams] compiles a node's
+// params once per workflow version; [CompiledParams.Eval] evaluates them for
+// each run against an [Env] ($json, $items, $node, $execution, $now), within
+// fixed bounds on size, steps, memory and time:
+//
+//	c, err := workflow.CompileParams(node.Params)
+//	params, err := c.Eval(&workflow.Env{JSON: item, Items: items})
 package workflow

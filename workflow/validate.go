@@ -235,6 +235,7 @@ func (v *validator) node(i int) {
 			}
 		}
 	}
+	v.expressions(n, at)
 
 	if r := n.Retry; r != nil {
 		if r.MaxAttempts < 1 || r.MaxAttempts > MaxRetryAttempts {
@@ -289,6 +290,28 @@ func (v *validator) coreParams(n *Node, at func(string) string) {
 				v.add(at(fmt.Sprintf(".params.cases[%d].port", j)), "%q is used twice (or is the reserved %q)", port, SwitchDefaultPort)
 			}
 			seen[port] = true
+		}
+	}
+}
+
+// expressions compiles every {{ expression }} in the node's params (the
+// conditions of core.if and core.switch included) and reports each problem
+// at its param's path, and each $node["name"] that names no node.
+func (v *validator) expressions(n *Node, at func(string) string) {
+	if len(n.Params) == 0 {
+		return
+	}
+	c, err := CompileParams(n.Params)
+	if err != nil {
+		errs, _ := errors.AsType[ExpressionErrors](err)
+		for _, e := range errs {
+			v.add(at("."+paramsPath(e.Path)), "%s", e.message())
+		}
+		return
+	}
+	for _, ref := range c.NodeRefs() {
+		if v.w.Node(ref.Node) == nil {
+			v.add(at("."+paramsPath(ref.Path)), "expression %s refers to unknown node %q", quoteExpr(ref.Expr), ref.Node)
 		}
 	}
 }

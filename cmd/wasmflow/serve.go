@@ -14,6 +14,8 @@ import (
 
 	"github.com/wasmflow/wasmflow/api"
 	"github.com/wasmflow/wasmflow/auth"
+	"github.com/wasmflow/wasmflow/registry"
+	"github.com/wasmflow/wasmflow/runtime"
 	"github.com/wasmflow/wasmflow/store"
 )
 
@@ -22,6 +24,10 @@ type serveConfig struct {
 	store           storeConfig
 	Listen          string
 	ShutdownTimeout time.Duration
+	// ExamplesDir, when set, holds node modules (one folder each, a
+	// wasmflow.json beside its .wasm) installed into tenant "default" at
+	// start; installing is idempotent.
+	ExamplesDir string
 }
 
 func newServeCmd(logs *logConfig) *cobra.Command {
@@ -41,6 +47,7 @@ func newServeCmd(logs *logConfig) *cobra.Command {
 	addStoreFlags(cmd, &cfg.store)
 	cmd.Flags().StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "address the HTTP API listens on")
 	cmd.Flags().DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown may take")
+	cmd.Flags().StringVar(&cfg.ExamplesDir, "examples-dir", "", "install the node modules found here (<dir>/*/wasmflow.json + .wasm) into tenant \"default\" at start")
 	return cmd
 }
 
@@ -61,7 +68,26 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan
 		return err
 	}
 
-	srv, err := api.New(api.Config{Store: st, Logger: logger, Version: version})
+	rt, err := runtime.New(ctx, runtime.Config{CacheDir: filepath.Join(cfg.store.DataDir, "compile-cache"), Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := rt.Close(context.WithoutCancel(ctx)); err != nil {
+			logger.Error("closing the runtime", slog.Any("err", err))
+		}
+	}()
+	reg, err := registry.New(registry.Config{Store: st, Runtime: rt, Logger: logger})
+	if err != nil {
+		return err
+	}
+	if cfg.ExamplesDir != "" {
+		if err := installExamples(ctx, st, reg, cfg.ExamplesDir, logger); err != nil {
+			return err
+		}
+	}
+
+	srv, err := api.New(api.Config{Store: st, Registry: reg, Logger: logger, Version: version})
 	if err != nil {
 		return err
 	}
@@ -131,4 +157,25 @@ func writeSecretFile(path, content string) error {
 	}
 	_, err = f.WriteString(content + "\n")
 	return errors.Join(err, f.Close())
+}
+
+// installExamples installs the modules of dir into tenant "default". A folder
+// that fails is logged and skipped, so one broken example does not keep the
+// server from starting; a missing tenant or directory is an error.
+func installExamples(ctx context.Context, st store.Store, reg *registry.Registry, dir string, logger *slog.Logger) error {
+	if _, err := os.Stat(dir); err != nil {
+		return fmt.Errorf("--examples-dir: %w", err)
+	}
+	tenant, err := st.TenantGetByName(ctx, auth.DefaultTenant)
+	if err != nil {
+		return fmt.Errorf("--examples-dir: tenant %q: %w", auth.DefaultTenant, err)
+	}
+	installed, err := reg.InstallDir(ctx, tenant.ID, dir)
+	for _, v := range installed {
+		logger.Info("example node installed", slog.String("node", v.Name+"@"+v.Version))
+	}
+	if err != nil {
+		logger.Warn("some example nodes were not installed", slog.Any("err", err))
+	}
+	return nil
 }

@@ -1,0 +1,177 @@
+package registry
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/wasmflow/wasmflow/runtime"
+	"github.com/wasmflow/wasmflow/workflow"
+)
+
+// LogLine is one line a module logged during a run.
+type LogLine = runtime.LogLine
+
+// TestRunInput is what a test run feeds a module.
+type TestRunInput struct {
+	// Items are the main input's items; nil runs with none.
+	Items []workflow.Item
+	// Params are the node's params, as a workflow would pass them once its
+	// expressions are evaluated; nil is {}.
+	Params map[string]any
+}
+
+// TestRunResult is what a test run produced.
+type TestRunResult struct {
+	// Output is the module's output document (document IO), or for raw IO
+	// {"items": [...]} with each reply stored in its item (see TestRun).
+	// Nil when the run failed.
+	Output json.RawMessage
+	// Logs are the lines the module logged, capped like any run's.
+	Logs []LogLine
+	// LogsTruncated says lines were dropped at the cap.
+	LogsTruncated bool
+	// Duration is the run's wall time (all the runs', for raw IO).
+	Duration time.Duration
+}
+
+// Test run identity, as the module sees it in its input document.
+const (
+	testNodeName    = "test"
+	testExecutionID = "test"
+	// rawOutputField is where a raw-IO reply goes unless params.output_field
+	// names another field.
+	rawOutputField = "result"
+)
+
+// TestRun runs one version of a module once, outside any workflow, with
+// in's items and params, as a node named "test" in execution "test" (attempt
+// 1). A document-IO module gets the input document of a node run (DESIGN
+// §4). A raw-IO module runs once per item with the item's JSON, and its
+// reply (JSON when it parses, else text) is stored in the item under
+// params.output_field (default "result"); expressions are not evaluated, so
+// the node param input is ignored.
+//
+// The run gets no host functions yet (capability grants come later; see
+// grantHostFuncs), so a module importing one fails with kind
+// capability_not_granted. A run that fails is a *[RunError], returned with
+// a result that holds the run's logs and duration; an unknown version is
+// store.ErrNotFound.
+func (r *Registry) TestRun(ctx context.Context, tenantID, name, version string, in *TestRunInput) (*TestRunResult, error) {
+	if in == nil {
+		in = &TestRunInput{}
+	}
+	mod, err := r.Load(ctx, tenantID, name, version)
+	if err != nil {
+		return nil, err
+	}
+	items := in.Items
+	if items == nil {
+		items = []workflow.Item{}
+	}
+	params := in.Params
+	if params == nil {
+		params = map[string]any{}
+	}
+	base := runtime.RunParams{Wasm: mod.Wasm, Digest: mod.Version.Digest, Manifest: mod.Manifest}
+	if err := r.grantHostFuncs(ctx, tenantID, mod, &base); err != nil {
+		return nil, err
+	}
+	if cmp.Or(mod.Manifest.IO, workflow.IODocument) == workflow.IORaw {
+		return r.testRunRaw(ctx, base, items, params)
+	}
+	doc := workflow.InputDocument{
+		Items:     items,
+		Inputs:    map[string][]workflow.Item{workflow.PortMain: items},
+		Params:    params,
+		Node:      workflow.NodeInfo{Name: testNodeName, Module: mod.Version.Name, Version: mod.Version.Version},
+		Execution: workflow.ExecutionInfo{ID: testExecutionID, Attempt: 1},
+	}
+	input, err := json.Marshal(doc)
+	if err != nil {
+		return nil, fmt.Errorf("registry: test run: encode input: %w", err)
+	}
+	p := base
+	p.Input = input
+	res, err := r.rt.Run(ctx, &p)
+	out := &TestRunResult{}
+	out.add(res)
+	if err != nil {
+		return runFailure(out, err)
+	}
+	out.Output = res.Output
+	return out, nil
+}
+
+// grantHostFuncs is the seam where capability grants will come in: it will
+// give p the host functions the manifest declares and the tenant granted.
+// Until grants exist it grants nothing.
+func (r *Registry) grantHostFuncs(_ context.Context, _ string, _ *Module, p *runtime.RunParams) error {
+	p.HostFuncs = nil
+	return nil
+}
+
+// testRunRaw runs a raw-IO module once per item.
+func (r *Registry) testRunRaw(ctx context.Context, base runtime.RunParams, items []workflow.Item, params map[string]any) (*TestRunResult, error) {
+	field := rawOutputField
+	if f, ok := params["output_field"].(string); ok && f != "" {
+		field = f
+	}
+	out := &TestRunResult{}
+	results := make([]workflow.Item, 0, len(items))
+	for _, item := range items {
+		input, err := json.Marshal(item)
+		if err != nil {
+			return nil, fmt.Errorf("registry: test run: encode item: %w", err)
+		}
+		p := base
+		p.Input = input
+		res, err := r.rt.Run(ctx, &p)
+		out.add(res)
+		if err != nil {
+			return runFailure(out, err)
+		}
+		reply := any(string(res.Output))
+		if json.Valid(res.Output) {
+			reply = json.RawMessage(res.Output)
+		}
+		next := make(workflow.Item, len(item)+1)
+		for k, v := range item {
+			next[k] = v
+		}
+		next[field] = reply
+		results = append(results, next)
+	}
+	output, err := json.Marshal(workflow.OutputDocument{Items: results})
+	if err != nil {
+		return nil, fmt.Errorf("registry: test run: encode output: %w", err)
+	}
+	if len(results) == 0 {
+		output = []byte(`{"items":[]}`)
+	}
+	out.Output = output
+	return out, nil
+}
+
+// add appends one run's logs and duration.
+func (t *TestRunResult) add(res *runtime.Result) {
+	if res == nil {
+		return
+	}
+	t.Logs = append(t.Logs, res.Logs...)
+	t.LogsTruncated = t.LogsTruncated || res.LogsTruncated
+	t.Duration += res.Duration
+}
+
+// runFailure turns a run's error into a *RunError when the module failed;
+// anything else (the runtime closed) passes through.
+func runFailure(out *TestRunResult, err error) (*TestRunResult, error) {
+	ne, ok := errors.AsType[*runtime.NodeError](err)
+	if !ok {
+		return nil, fmt.Errorf("registry: test run: %w", err)
+	}
+	return out, &RunError{Kind: string(ne.Kind), Message: ne.Message, ExitCode: ne.ExitCode, Err: err}
+}

@@ -1,0 +1,237 @@
+package registry_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wasmflow/wasmflow/registry"
+	"github.com/wasmflow/wasmflow/store"
+	"github.com/wasmflow/wasmflow/store/sqlite"
+	"github.com/wasmflow/wasmflow/workflow"
+)
+
+// A document-IO module gets the input document of DESIGN §4.
+func TestTestRunInputDocument(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.upload(t, e.tenant, "guest.wasm", manifest(t)) // run echoes its input
+	res, err := e.reg.TestRun(t.Context(), e.tenant, "acme/guest", "1.0.0", &registry.TestRunInput{
+		Items:  []workflow.Item{{"id": 1}, {"id": 2, "s": "x"}},
+		Params: map[string]any{"channel": "#ops"},
+	})
+	require.NoError(t, err)
+	require.JSONEq(t, `{
+		"items": [{"id": 1}, {"id": 2, "s": "x"}],
+		"inputs": {"main": [{"id": 1}, {"id": 2, "s": "x"}]},
+		"params": {"channel": "#ops"},
+		"node": {"name": "test", "module": "acme/guest", "version": "1.0.0"},
+		"execution": {"id": "test", "workflow_id": "", "attempt": 1}
+	}`, string(res.Output))
+	require.Empty(t, res.Logs)
+	require.Positive(t, res.Duration)
+
+	// Nothing given: no items, empty params.
+	for _, in := range []*registry.TestRunInput{nil, {}} {
+		res, err = e.reg.TestRun(t.Context(), e.tenant, "acme/guest", "1.0.0", in)
+		require.NoError(t, err)
+		require.JSONEq(t, `{"items": [], "inputs": {"main": []}, "params": {},
+			"node": {"name": "test", "module": "acme/guest", "version": "1.0.0"},
+			"execution": {"id": "test", "workflow_id": "", "attempt": 1}}`, string(res.Output))
+	}
+}
+
+func TestTestRunLogs(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.upload(t, e.tenant, "guest.wasm", manifest(t, "entrypoint", "log"))
+	res, err := e.reg.TestRun(t.Context(), e.tenant, "acme/guest", "1.0.0", nil)
+	require.NoError(t, err)
+	require.Len(t, res.Logs, 1)
+	require.Equal(t, "info", res.Logs[0].Level)
+	require.Equal(t, "hello from the guest", res.Logs[0].Message)
+	require.False(t, res.LogsTruncated)
+}
+
+// A failing run is a *RunError with the runtime's kind, and its logs.
+func TestTestRunFailures(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	http := map[string]any{"http": map[string]any{"hosts": []string{"example.com"}}}
+	e.upload(t, e.tenant, "guest.wasm", manifest(t, "name", "acme/fail", "entrypoint", "fail"))
+	e.upload(t, e.tenant, "guest.wasm", manifest(t, "name", "acme/trap", "entrypoint", "trap"))
+	e.upload(t, e.tenant, "guest.wasm", manifest(t, "name", "acme/loop", "entrypoint", "loop", "limits", map[string]any{"timeout_ms": 50}))
+	e.upload(t, e.tenant, "guest.wasm", manifest(t, "name", "acme/text", "entrypoint", "hello"))
+	e.upload(t, e.tenant, "http_fetch.wasm", manifest(t, "name", "acme/http", "capabilities", http))
+	e.upload(t, e.tenant, "secret_get.wasm", manifest(t, "name", "acme/secret", "capabilities", map[string]any{"secrets": []string{"token"}}))
+
+	for _, tc := range []struct {
+		name, kind, message string
+		logs                int
+	}{
+		{"acme/fail", "guest_error", "boom: bad params", 1},
+		{"acme/trap", "trap", "unreachable", 0},
+		{"acme/loop", "timeout", "deadline", 0},
+		{"acme/text", "invalid_output", "", 0},
+		{"acme/http", "capability_not_granted", "wasmflow_http_fetch", 0},
+		{"acme/secret", "capability_not_granted", "wasmflow_secret_get", 0},
+	} {
+		res, err := e.reg.TestRun(t.Context(), e.tenant, tc.name, "1.0.0", &registry.TestRunInput{Items: []workflow.Item{{"a": 1}}})
+		runErr, ok := errors.AsType[*registry.RunError](err)
+		require.True(t, ok, "%s: %T %v", tc.name, err, err)
+		require.Equal(t, tc.kind, runErr.Kind, "%s: %v", tc.name, err)
+		require.Contains(t, runErr.Message, tc.message, tc.name)
+		require.NotNil(t, res, tc.name)
+		require.Nil(t, res.Output)
+		require.Len(t, res.Logs, tc.logs, tc.name)
+		if tc.kind == "timeout" {
+			require.ErrorIs(t, err, context.DeadlineExceeded)
+		}
+		if tc.kind == "guest_error" {
+			require.EqualValues(t, 1, runErr.ExitCode)
+		}
+	}
+}
+
+// A raw-IO module runs once per item; each reply lands in its item.
+func TestTestRunRaw(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.upload(t, e.tenant, "guest.wasm", manifest(t, "name", "acme/echo", "io", "raw"))
+	e.upload(t, e.tenant, "guest.wasm", manifest(t, "name", "acme/hello", "io", "raw", "entrypoint", "hello"))
+	e.upload(t, e.tenant, "guest.wasm", manifest(t, "name", "acme/trap", "io", "raw", "entrypoint", "trap"))
+	items := []workflow.Item{{"id": 1}, {"id": 2}}
+
+	res, err := e.reg.TestRun(t.Context(), e.tenant, "acme/echo", "1.0.0", &registry.TestRunInput{Items: items})
+	require.NoError(t, err)
+	require.JSONEq(t, `{"items": [{"id": 1, "result": {"id": 1}}, {"id": 2, "result": {"id": 2}}]}`, string(res.Output))
+	require.Equal(t, []workflow.Item{{"id": 1}, {"id": 2}}, items, "the input items are not changed")
+
+	res, err = e.reg.TestRun(t.Context(), e.tenant, "acme/hello", "1.0.0", &registry.TestRunInput{
+		Items: items, Params: map[string]any{"output_field": "greeting"},
+	})
+	require.NoError(t, err)
+	require.JSONEq(t, `{"items": [{"id": 1, "greeting": "hello from the guest"}, {"id": 2, "greeting": "hello from the guest"}]}`, string(res.Output))
+
+	res, err = e.reg.TestRun(t.Context(), e.tenant, "acme/echo", "1.0.0", nil)
+	require.NoError(t, err)
+	require.JSONEq(t, `{"items": []}`, string(res.Output))
+
+	res, err = e.reg.TestRun(t.Context(), e.tenant, "acme/trap", "1.0.0", &registry.TestRunInput{Items: items})
+	runErr, ok := errors.AsType[*registry.RunError](err)
+	require.True(t, ok, "%v", err)
+	require.Equal(t, "trap", runErr.Kind)
+	require.NotNil(t, res)
+
+	_, err = e.reg.TestRun(t.Context(), e.tenant, "acme/echo", "1.0.0", &registry.TestRunInput{Items: []workflow.Item{{"f": func() {}}}})
+	require.Error(t, err)
+}
+
+// Another tenant's modules do not exist for a tenant.
+func TestTenantIsolation(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := t.Context()
+	e.upload(t, e.tenant, "guest.wasm", manifest(t))
+
+	_, err := e.reg.Get(ctx, e.tenantB, "acme/guest", "1.0.0")
+	require.ErrorIs(t, err, store.ErrNotFound)
+	_, err = e.reg.Versions(ctx, e.tenantB, "acme/guest")
+	require.ErrorIs(t, err, store.ErrNotFound)
+	_, err = e.reg.Load(ctx, e.tenantB, "acme/guest", "1.0.0")
+	require.ErrorIs(t, err, store.ErrNotFound)
+	_, err = e.reg.TestRun(ctx, e.tenantB, "acme/guest", "1.0.0", nil)
+	require.ErrorIs(t, err, store.ErrNotFound)
+	for _, ref := range []string{"acme/guest", "acme/guest@1.0.0", "acme/guest@^1"} {
+		_, err = e.reg.Resolve(ctx, e.tenantB, ref)
+		require.ErrorIs(t, err, store.ErrNotFound, ref)
+	}
+	list, next, err := e.reg.List(ctx, e.tenantB, store.Page{})
+	require.NoError(t, err)
+	require.Empty(t, list)
+	require.Empty(t, next)
+
+	// The owner still sees it.
+	_, err = e.reg.TestRun(ctx, e.tenant, "acme/guest", "1.0.0", nil)
+	require.NoError(t, err)
+}
+
+func TestListPaginates(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, name := range []string{"acme/c", "acme/a", "acme/b"} {
+		e.upload(t, e.tenant, "guest.wasm", manifest(t, "name", name))
+	}
+	page1, next, err := e.reg.List(t.Context(), e.tenant, store.Page{Limit: 2})
+	require.NoError(t, err)
+	require.Len(t, page1, 2)
+	require.Equal(t, "acme/a", page1[0].Name)
+	require.NotEmpty(t, next)
+	page2, next, err := e.reg.List(t.Context(), e.tenant, store.Page{Limit: 2, Cursor: next})
+	require.NoError(t, err)
+	require.Len(t, page2, 1)
+	require.Equal(t, "acme/c", page2[0].Name)
+	require.Empty(t, next)
+	_, _, err = e.reg.List(t.Context(), e.tenant, store.Page{Cursor: "garbage"})
+	require.ErrorIs(t, err, store.ErrInvalidCursor)
+}
+
+// Stored bytes or manifests that went bad are errors, not runs.
+func TestLoadDetectsCorruption(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "wasmflow.db")
+	st, err := sqlite.OpenAndMigrate(t.Context(), sqlite.Config{Path: path})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	rtEnv := newEnv(t) // for its runtime
+	reg, err := registry.New(registry.Config{Store: st, Runtime: rtEnv.rt})
+	require.NoError(t, err)
+	tn, err := st.TenantInsert(t.Context(), "acme")
+	require.NoError(t, err)
+	_, _, err = reg.Upload(t.Context(), tn.ID, &registry.UploadParams{Module: fixture(t, "guest.wasm"), Manifest: manifest(t)})
+	require.NoError(t, err)
+	_, _, err = reg.Upload(t.Context(), tn.ID, &registry.UploadParams{Module: fixture(t, "bigmem.wasm"), Manifest: manifest(t, "name", "acme/big")})
+	require.NoError(t, err)
+
+	db, err := sql.Open("sqlite", path)
+	require.NoError(t, err)
+	defer db.Close()
+	_, err = db.ExecContext(t.Context(), `UPDATE module_blobs SET data = x'0061736d' WHERE digest = (SELECT digest FROM module_versions WHERE name = 'acme/guest')`)
+	require.NoError(t, err)
+	_, err = db.ExecContext(t.Context(), `UPDATE module_versions SET manifest = '[]' WHERE name = 'acme/big'`)
+	require.NoError(t, err)
+
+	_, err = reg.Load(t.Context(), tn.ID, "acme/guest", "1.0.0")
+	require.ErrorContains(t, err, "stored bytes have digest")
+	_, err = reg.TestRun(t.Context(), tn.ID, "acme/guest", "1.0.0", nil)
+	require.Error(t, err)
+	_, err = reg.Load(t.Context(), tn.ID, "acme/big", "1.0.0")
+	require.ErrorContains(t, err, "stored manifest")
+	_, err = reg.Resolve(t.Context(), tn.ID, "acme/big")
+	require.ErrorContains(t, err, "stored manifest")
+}
+
+// A runtime that is gone fails a test run as an error, not a RunError.
+func TestTestRunRuntimeClosed(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.upload(t, e.tenant, "guest.wasm", manifest(t))
+	require.NoError(t, e.rt.Close(t.Context()))
+	_, err := e.reg.TestRun(t.Context(), e.tenant, "acme/guest", "1.0.0", nil)
+	require.Error(t, err)
+	_, ok := errors.AsType[*registry.RunError](err)
+	require.False(t, ok, "%v", err)
+	_, _, err = e.reg.List(t.Context(), e.tenant, store.Page{})
+	require.NoError(t, err)
+	require.NoError(t, e.store.Close())
+	_, _, err = e.reg.List(t.Context(), e.tenant, store.Page{})
+	require.Error(t, err)
+	_, err = e.reg.Load(t.Context(), e.tenant, "acme/guest", "1.0.0")
+	require.Error(t, err)
+	require.NotErrorIs(t, err, store.ErrNotFound)
+}
