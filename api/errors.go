@@ -55,6 +55,11 @@ const (
 	CodeRefInvalid        = registry.CodeRefInvalid
 	// CodeNodeFailed: a test run of a node module failed; Problem.Kind says why.
 	CodeNodeFailed = "node_failed"
+	// CodeNoTrigger: the workflow has no trigger node that this start can fire.
+	CodeNoTrigger = "no_trigger"
+	// CodeExecutionState: the execution is not in a state that allows this
+	// (cancelling a finished one, retrying one that did not fail).
+	CodeExecutionState = "execution_state"
 )
 
 // codeTitles gives each code its fixed title and status.
@@ -90,6 +95,8 @@ var codeTitles = map[string]struct {
 	CodeVersionImmutable:  {http.StatusConflict, "version exists: versions are immutable"},
 	CodeRefInvalid:        {http.StatusUnprocessableEntity, "module reference is invalid"},
 	CodeNodeFailed:        {http.StatusUnprocessableEntity, "node run failed"},
+	CodeNoTrigger:         {http.StatusUnprocessableEntity, "workflow has no such trigger"},
+	CodeExecutionState:    {http.StatusConflict, "execution is not in a state that allows this"},
 }
 
 // Problem is the body of every error response (RFC 9457) plus a stable

@@ -15,7 +15,9 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humafiber"
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
 
+	"github.com/wasmflow/wasmflow/engine"
 	"github.com/wasmflow/wasmflow/registry"
 	"github.com/wasmflow/wasmflow/store"
 )
@@ -24,6 +26,7 @@ import (
 const (
 	apiPrefix   = "/api/v1"
 	openAPIPath = apiPrefix + "/openapi.json"
+	metricsPath = "/metrics"
 )
 
 // DefaultBodyLimit caps a JSON request body (1 MiB).
@@ -58,6 +61,12 @@ type Config struct {
 	// from the registry's module, manifest and signature caps (see
 	// uploadBodyLimit); every other operation keeps BodyLimit.
 	Registry *registry.Registry
+	// Engine starts and controls executions. The execution routes exist
+	// only when it is set.
+	Engine *engine.Engine
+	// Metrics, when set, is served at /metrics (Prometheus text format),
+	// without a key like /healthz.
+	Metrics http.Handler
 }
 
 // Server is the HTTP API. Create it with New, serve with Listen, stop with
@@ -69,6 +78,7 @@ type Server struct {
 	bodyLimit int
 	readiness []ReadinessCheck
 	registry  *registry.Registry
+	engine    *engine.Engine
 
 	app   *fiber.App
 	api   huma.API
@@ -102,6 +112,7 @@ func newServer(cfg Config, extra func(*Server)) (*Server, error) {
 		version:   cmp.Or(cfg.Version, "dev"),
 		bodyLimit: cmp.Or(cfg.BodyLimit, DefaultBodyLimit),
 		registry:  cfg.Registry,
+		engine:    cfg.Engine,
 	}
 	s.readiness = append([]ReadinessCheck{{Name: "store", CheckFunc: cfg.Store.Ping}}, cfg.Readiness...)
 	for _, c := range s.readiness {
@@ -174,6 +185,9 @@ func newServer(cfg Config, extra func(*Server)) (*Server, error) {
 	}
 	s.spec = spec
 	s.app.Add(http.MethodGet, openAPIPath, s.serveOpenAPI)
+	if cfg.Metrics != nil {
+		s.app.Add(http.MethodGet, metricsPath, adaptor.HTTPHandler(cfg.Metrics))
+	}
 
 	s.known = newRouteTable(s.app.GetRoutes(true))
 	s.app.Use(s.notFoundOrMethod) // last: takes whatever no route did
@@ -185,6 +199,9 @@ func (s *Server) registerRoutes() {
 	s.registerHealth()
 	s.registerWorkflows()
 	s.registerNodes()
+	if s.engine != nil {
+		s.registerExecutions()
+	}
 }
 
 // Listen serves HTTP on ln until Shutdown; it returns nil after a Shutdown,

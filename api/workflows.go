@@ -15,6 +15,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/wasmflow/wasmflow/auth"
+	"github.com/wasmflow/wasmflow/registry"
 	"github.com/wasmflow/wasmflow/store"
 	"github.com/wasmflow/wasmflow/workflow"
 )
@@ -141,7 +142,7 @@ func (s *Server) registerWorkflows() {
 		Method:        http.MethodPost,
 		Path:          apiPrefix + "/workflows",
 		Summary:       "Create a workflow",
-		Description:   "Stores a new workflow as version 1. The definition is validated; every problem is listed with its path.",
+		Description:   "Stores a new workflow as version 1. The definition is validated; every problem is listed with its path. Each module node's reference is resolved in the tenant's registry and locked (lock: version and digest) to the version it resolved to; a reference that resolves to nothing is a problem at its node's module.",
 		Tags:          tags,
 		DefaultStatus: http.StatusCreated,
 		Errors:        []int{http.StatusBadRequest, http.StatusRequestEntityTooLarge},
@@ -168,7 +169,7 @@ func (s *Server) registerWorkflows() {
 		Method:      http.MethodPut,
 		Path:        apiPrefix + "/workflows/{id}",
 		Summary:     "Save a new version of a workflow",
-		Description: "Stores the definition as the next version. With If-Match or expected_version, fails with 409 unless the workflow is still at that version.",
+		Description: "Stores the definition as the next version, validated and with its module references locked as on create. With If-Match or expected_version, fails with 409 unless the workflow is still at that version.",
 		Tags:        tags,
 		Errors:      append([]int{http.StatusBadRequest, http.StatusNotFound, http.StatusRequestEntityTooLarge}, conflict...),
 	}, auth.RoleEditor, s.updateWorkflow)
@@ -201,18 +202,150 @@ func (s *Server) registerWorkflows() {
 	}, auth.RoleViewer, s.getWorkflowVersion)
 }
 
-// definition turns a decoded body into the definition to store: locks are
-// the server's to set, and workflow.Parse normalizes and validates it exactly
-// as it does any stored workflow.
-func definition(w *workflow.Workflow) (*workflow.Workflow, error) {
+// definition turns a decoded body into the definition to store. Locks are
+// the server's to set: any the client sent are dropped, and with a registry
+// every module reference is resolved in the tenant and locked to the version
+// and digest it resolved to. The definition is then normalized and validated
+// exactly as workflow.Parse does any stored workflow, in one pass that also
+// checks module nodes' ports against their resolved manifests and lists
+// references that resolve to nothing next to every other problem.
+func (s *Server) definition(ctx context.Context, tenantID string, w *workflow.Workflow) (*workflow.Workflow, error) {
 	for i := range w.Nodes {
 		w.Nodes[i].Lock = nil
 	}
+	// Through JSON and back, as workflow.Parse reads it: the stored
+	// definition shares nothing with the request and reads back equal.
 	data, err := w.Encode()
 	if err != nil {
 		return nil, fmt.Errorf("api: encode workflow: %w", err)
 	}
-	return workflow.Parse(data)
+	def := &workflow.Workflow{}
+	if err := json.Unmarshal(data, def); err != nil {
+		return nil, fmt.Errorf("api: decode workflow: %w", err)
+	}
+	def.Normalize()
+
+	var (
+		opts       *workflow.ValidateOptions
+		unresolved []workflow.Problem
+	)
+	// Past MaxNodes validation looks at no node: resolve none either.
+	if s.registry != nil && len(def.Nodes) <= workflow.MaxNodes {
+		resolved, problems, err := s.lockModules(ctx, tenantID, def)
+		if err != nil {
+			return nil, err
+		}
+		unresolved = problems
+		opts = &workflow.ValidateOptions{ModulePorts: func(module string) (inputs, outputs []string, ok bool) {
+			r := resolved[module]
+			if r == nil {
+				return nil, nil, false
+			}
+			return r.Manifest.InputPorts(), r.Manifest.OutputPorts(), true
+		}}
+	}
+	var problems []workflow.Problem
+	if err := def.Validate(opts); err != nil {
+		ve, ok := errors.AsType[*workflow.ValidationError](err)
+		if !ok {
+			return nil, err
+		}
+		problems = ve.Problems
+	}
+	if problems = mergeProblems(problems, unresolved); len(problems) > 0 {
+		return nil, &workflow.ValidationError{Problems: problems}
+	}
+	return def, nil
+}
+
+// lockModules resolves the reference of every module node of def in the
+// tenant and sets the node's Lock. It returns what each reference resolved
+// to, and a problem at nodes[i].module for each node whose reference
+// resolves to nothing or that the registry refuses; any other failure is an
+// error.
+func (s *Server) lockModules(ctx context.Context, tenantID string, def *workflow.Workflow) (map[string]*registry.Resolved, []workflow.Problem, error) {
+	resolved := map[string]*registry.Resolved{}
+	why := map[string][]string{} // reference → why it resolves to nothing
+	var problems []workflow.Problem
+	for i := range def.Nodes {
+		n := &def.Nodes[i]
+		if n.Type != "" || n.Module == "" {
+			continue // a core node, or neither (Validate says so)
+		}
+		r, done := resolved[n.Module]
+		if _, failed := why[n.Module]; !done && !failed {
+			var err error
+			r, err = s.registry.Resolve(ctx, tenantID, n.Module)
+			nf, notFound := errors.AsType[*registry.NotFoundError](err)
+			re, refused := errors.AsType[*registry.Error](err)
+			switch {
+			case err == nil:
+				resolved[n.Module] = r
+			case notFound:
+				why[n.Module] = []string{nf.Message}
+			case refused:
+				for _, p := range re.Problems {
+					why[n.Module] = append(why[n.Module], p.Message)
+				}
+			default:
+				return nil, nil, fmt.Errorf("api: resolve %s: %w", n.Module, err)
+			}
+		}
+		if r == nil {
+			for _, msg := range why[n.Module] {
+				problems = append(problems, workflow.Problem{Path: fmt.Sprintf("nodes[%d].module", i), Message: msg})
+			}
+			continue
+		}
+		n.Lock = &workflow.Lock{Version: r.Version, Digest: r.Digest}
+	}
+	return resolved, problems, nil
+}
+
+// mergeProblems adds the unresolved module references to what validation
+// found, in document order, leaving out those at a path validation already
+// faults (a reference it finds malformed is not resolved again in words).
+func mergeProblems(validation, unresolved []workflow.Problem) []workflow.Problem {
+	faulted := make(map[string]bool, len(validation))
+	for _, p := range validation {
+		faulted[p.Path] = true
+	}
+	out := validation
+	for _, p := range unresolved {
+		if !faulted[p.Path] {
+			out = append(out, p)
+		}
+	}
+	// Validation lists its problems in this order already; the sort is
+	// stable, so it only moves each added one after its node's others.
+	slices.SortStableFunc(out, func(a, b workflow.Problem) int {
+		sa, na := problemOrder(a.Path)
+		sb, nb := problemOrder(b.Path)
+		if sa != sb {
+			return sa - sb
+		}
+		return na - nb
+	})
+	return out
+}
+
+// problemOrder ranks a problem's path in the order Validate reports them:
+// the workflow's own fields, each node by index, the node list as a whole,
+// the connections, the settings.
+func problemOrder(path string) (section, node int) {
+	switch {
+	case strings.HasPrefix(path, "nodes["):
+		n, _, _ := strings.Cut(strings.TrimPrefix(path, "nodes["), "]")
+		i, _ := strconv.Atoi(n)
+		return 1, i
+	case path == "nodes":
+		return 2, 0
+	case strings.HasPrefix(path, "connections"):
+		return 3, 0
+	case strings.HasPrefix(path, "settings"):
+		return 4, 0
+	}
+	return 0, 0
 }
 
 type createWorkflowInput struct {
@@ -224,7 +357,7 @@ func (s *Server) createWorkflow(ctx context.Context, in *createWorkflowInput) (*
 	if err != nil {
 		return nil, err
 	}
-	def, err := definition(&in.Body.Workflow)
+	def, err := s.definition(ctx, p.TenantID, &in.Body.Workflow)
 	if err != nil {
 		return nil, err
 	}
@@ -283,7 +416,7 @@ func (s *Server) updateWorkflow(ctx context.Context, in *updateWorkflowInput) (*
 	if err != nil {
 		return nil, err
 	}
-	def, err := definition(&in.Body.Workflow)
+	def, err := s.definition(ctx, p.TenantID, &in.Body.Workflow)
 	if err != nil {
 		return nil, err
 	}

@@ -5,13 +5,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/wasmflow/wasmflow/auth"
+	"github.com/wasmflow/wasmflow/registry"
 	"github.com/wasmflow/wasmflow/store"
+	"github.com/wasmflow/wasmflow/workflow"
 )
 
 func TestWorkflowLifecycle(t *testing.T) {
@@ -36,6 +39,9 @@ func TestWorkflowLifecycle(t *testing.T) {
 	require.Equal(t, 3, created.Nodes[3].Retry.MaxAttempts)
 	require.Len(t, created.Connections, 3)
 	require.Equal(t, "true", created.Connections[2].FromPort)
+	for _, n := range created.Nodes {
+		require.Nil(t, n.Lock, "a server without a registry locks nothing")
+	}
 	require.False(t, created.CreatedAt.IsZero())
 	raw := r.json(t)
 	for _, field := range []string{"id", "name", "description", "version", "active", "nodes", "connections", "settings", "created_at", "updated_at"} {
@@ -410,4 +416,340 @@ func mustField(t *testing.T, r *response, name string) []byte {
 	v, ok := m[name]
 	require.True(t, ok, "no %q in %s", name, r.body)
 	return v
+}
+
+// createTriggerOnly stores a workflow of one manual trigger (no module to
+// resolve) and returns its id.
+func (e *env) createTriggerOnly(key, name string) string {
+	e.t.Helper()
+	r := e.do(req{method: http.MethodPost, path: "/api/v1/workflows", key: key, body: map[string]any{
+		"name": name, "nodes": []any{map[string]any{"name": "start", "type": "trigger.manual"}},
+	}})
+	require.Equal(e.t, http.StatusCreated, r.status, "body: %s", r.body)
+	var w workflowResponse
+	r.decode(e.t, &w)
+	return w.ID
+}
+
+// uploadModule uploads wasmPath (a registry fixture) as acme/guest at
+// version through the API with key, the manifest changed by kv, and returns
+// the stored digest.
+func (e *env) uploadModule(key, wasmPath, version string, kv ...any) string {
+	e.t.Helper()
+	r := e.upload(key, moduleParts(e.t, filepath.Join(fixturesDir, wasmPath), testManifest(e.t, append([]any{"version", version}, kv...)...))...)
+	require.Equal(e.t, http.StatusCreated, r.status, "body: %s", r.body)
+	var v nodeVersionResponse
+	r.decode(e.t, &v)
+	return v.Digest
+}
+
+// moduleWorkflow is a valid workflow named name: a manual trigger into one
+// node, "guest", of module ref.
+func moduleWorkflow(name, ref string) map[string]any {
+	return map[string]any{
+		"name": name,
+		"nodes": []any{
+			map[string]any{"name": "start", "type": "trigger.manual"},
+			map[string]any{"name": "guest", "module": ref},
+		},
+		"connections": []any{map[string]any{"from": "start", "to": "guest"}},
+	}
+}
+
+// lockOf returns the lock of the node named name, failing when there is none.
+func lockOf(t testing.TB, nodes []workflow.Node, name string) workflow.Lock {
+	t.Helper()
+	for _, n := range nodes {
+		if n.Name == name {
+			require.NotNil(t, n.Lock, "node %q has no lock", name)
+			return *n.Lock
+		}
+	}
+	require.Failf(t, "no node", "no node %q", name)
+	return workflow.Lock{}
+}
+
+// Saving a workflow locks each module node to the version and digest its
+// reference resolves to, and every read shows the lock.
+func TestWorkflowLocksModules(t *testing.T) {
+	t.Parallel()
+	e := newNodeEnv(t, registry.Config{})
+	v100 := e.uploadModule(e.key, "guest.wasm", "1.0.0")
+	v120 := e.uploadModule(e.key, "bigmem.wasm", "1.2.0")
+	e.uploadModule(e.key, "guest.wasm", "2.0.0-beta.1") // a pre-release: never picked unasked
+	require.NotEqual(t, v100, v120)
+
+	for _, tc := range []struct {
+		ref     string
+		lock    workflow.Lock
+		comment string
+	}{
+		{"acme/guest@^1", workflow.Lock{Version: "1.2.0", Digest: v120}, "a range: the newest version it admits"},
+		{"acme/guest@1.0.0", workflow.Lock{Version: "1.0.0", Digest: v100}, "an exact version"},
+		{"acme/guest", workflow.Lock{Version: "1.2.0", Digest: v120}, "no range: the newest release"},
+		{"acme/guest@~1.0", workflow.Lock{Version: "1.0.0", Digest: v100}, "another range"},
+	} {
+		r := e.do(req{method: http.MethodPost, path: "/api/v1/workflows", key: e.key, body: moduleWorkflow("locked", tc.ref)})
+		require.Equal(t, http.StatusCreated, r.status, "%s: %s", tc.ref, r.body)
+		var created workflowResponse
+		r.decode(t, &created)
+		require.Equal(t, tc.lock, lockOf(t, created.Nodes, "guest"), tc.comment)
+		require.Nil(t, created.Nodes[0].Lock, "a core node has no lock")
+		require.Equal(t, tc.ref, created.Nodes[1].Module, "the reference is kept as written")
+
+		// Every read of the workflow and of its version shows the same lock.
+		base := "/api/v1/workflows/" + created.ID
+		var got workflowResponse
+		e.do(req{method: http.MethodGet, path: base, key: e.key}).decode(t, &got)
+		require.Equal(t, tc.lock, lockOf(t, got.Nodes, "guest"), tc.ref)
+		var v1 workflowVersionResponse
+		e.do(req{method: http.MethodGet, path: base + "/versions/1", key: e.key}).decode(t, &v1)
+		require.Equal(t, tc.lock, lockOf(t, v1.Definition.Nodes, "guest"), tc.ref)
+		var versions Page[workflowVersionResponse]
+		e.do(req{method: http.MethodGet, path: base + "/versions", key: e.key}).decode(t, &versions)
+		require.Len(t, versions.Items, 1)
+		require.Equal(t, tc.lock, lockOf(t, versions.Items[0].Definition.Nodes, "guest"), tc.ref)
+	}
+
+	// On the wire: "lock": {"version", "digest"}.
+	r := e.do(req{method: http.MethodPost, path: "/api/v1/workflows", key: e.key, body: moduleWorkflow("wire", "acme/guest@^1")})
+	require.Equal(t, http.StatusCreated, r.status, "body: %s", r.body)
+	var raw struct {
+		Nodes []map[string]json.RawMessage `json:"nodes"`
+	}
+	r.decode(t, &raw)
+	require.NotContains(t, raw.Nodes[0], "lock")
+	require.JSONEq(t, `{"version": "1.2.0", "digest": "`+v120+`"}`, string(raw.Nodes[1]["lock"]))
+
+	// A lock the client sends is ignored: the server's replaces it, on
+	// create and on update, and a core node keeps none.
+	bogus := moduleWorkflow("bogus", "acme/guest@1.0.0")
+	nodes := bogus["nodes"].([]any)
+	nodes[0].(map[string]any)["lock"] = map[string]any{"version": "6.6.6", "digest": "sha256:evil"}
+	nodes[1].(map[string]any)["lock"] = map[string]any{"version": "1.2.0", "digest": "sha256:" + strings.Repeat("0", 64)}
+	r = e.do(req{method: http.MethodPost, path: "/api/v1/workflows", key: e.key, body: bogus})
+	require.Equal(t, http.StatusCreated, r.status, "body: %s", r.body)
+	var created workflowResponse
+	r.decode(t, &created)
+	require.Nil(t, created.Nodes[0].Lock)
+	require.Equal(t, workflow.Lock{Version: "1.0.0", Digest: v100}, lockOf(t, created.Nodes, "guest"))
+	r = e.do(req{method: http.MethodPut, path: "/api/v1/workflows/" + created.ID, key: e.key, body: bogus})
+	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+	var updated workflowResponse
+	r.decode(t, &updated)
+	require.Nil(t, updated.Nodes[0].Lock)
+	require.Equal(t, workflow.Lock{Version: "1.0.0", Digest: v100}, lockOf(t, updated.Nodes, "guest"))
+
+	// Several module nodes: each gets its own reference's lock.
+	two := moduleWorkflow("two", "acme/guest@1.0.0")
+	two["nodes"] = append(two["nodes"].([]any), map[string]any{"name": "newest", "module": "acme/guest"})
+	two["connections"] = append(two["connections"].([]any), map[string]any{"from": "guest", "to": "newest"})
+	r = e.do(req{method: http.MethodPost, path: "/api/v1/workflows", key: e.key, body: two})
+	require.Equal(t, http.StatusCreated, r.status, "body: %s", r.body)
+	r.decode(t, &created)
+	require.Equal(t, workflow.Lock{Version: "1.0.0", Digest: v100}, lockOf(t, created.Nodes, "guest"))
+	require.Equal(t, workflow.Lock{Version: "1.2.0", Digest: v120}, lockOf(t, created.Nodes, "newest"))
+}
+
+// Each saved version keeps the lock it was saved with: a newer upload that
+// the reference admits changes only the versions saved after it.
+func TestWorkflowLockIsPerVersion(t *testing.T) {
+	t.Parallel()
+	e := newNodeEnv(t, registry.Config{})
+	e.uploadModule(e.key, "guest.wasm", "1.0.0")
+	v120 := e.uploadModule(e.key, "bigmem.wasm", "1.2.0")
+	r := e.do(req{method: http.MethodPost, path: "/api/v1/workflows", key: e.key, body: moduleWorkflow("pinned", "acme/guest@^1")})
+	require.Equal(t, http.StatusCreated, r.status, "body: %s", r.body)
+	var created workflowResponse
+	r.decode(t, &created)
+	lock120 := workflow.Lock{Version: "1.2.0", Digest: v120}
+	require.Equal(t, lock120, lockOf(t, created.Nodes, "guest"))
+
+	v130 := e.uploadModule(e.key, "guest.wasm", "1.3.0")
+	lock130 := workflow.Lock{Version: "1.3.0", Digest: v130}
+	base := "/api/v1/workflows/" + created.ID
+
+	// Version 1, read now, still runs 1.2.0.
+	var got workflowResponse
+	e.do(req{method: http.MethodGet, path: base, key: e.key}).decode(t, &got)
+	require.Equal(t, 1, got.Version)
+	require.Equal(t, lock120, lockOf(t, got.Nodes, "guest"))
+	var v1 workflowVersionResponse
+	e.do(req{method: http.MethodGet, path: base + "/versions/1", key: e.key}).decode(t, &v1)
+	require.Equal(t, lock120, lockOf(t, v1.Definition.Nodes, "guest"))
+
+	// Saving again resolves again: version 2 locks 1.3.0.
+	r = e.do(req{method: http.MethodPut, path: base, key: e.key, body: moduleWorkflow("pinned", "acme/guest@^1")})
+	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+	var updated workflowResponse
+	r.decode(t, &updated)
+	require.Equal(t, 2, updated.Version)
+	require.Equal(t, lock130, lockOf(t, updated.Nodes, "guest"))
+
+	var versions Page[workflowVersionResponse]
+	e.do(req{method: http.MethodGet, path: base + "/versions", key: e.key}).decode(t, &versions)
+	require.Len(t, versions.Items, 2)
+	require.Equal(t, 2, versions.Items[0].Version)
+	require.Equal(t, lock130, lockOf(t, versions.Items[0].Definition.Nodes, "guest"))
+	require.Equal(t, 1, versions.Items[1].Version)
+	require.Equal(t, lock120, lockOf(t, versions.Items[1].Definition.Nodes, "guest"))
+	e.do(req{method: http.MethodGet, path: base + "/versions/1", key: e.key}).decode(t, &v1)
+	require.Equal(t, lock120, lockOf(t, v1.Definition.Nodes, "guest"))
+}
+
+// A reference that resolves to nothing is a problem at its node's module,
+// saying what versions there are, listed with every other problem.
+func TestWorkflowUnresolvedModules(t *testing.T) {
+	t.Parallel()
+	e := newNodeEnv(t, registry.Config{})
+	e.uploadModule(e.key, "guest.wasm", "1.0.0")
+	e.uploadModule(e.key, "bigmem.wasm", "1.2.0")
+	id := e.createTriggerOnly(e.key, "target")
+
+	for _, tc := range []struct{ ref, message string }{
+		{"acme/missing", "no module acme/missing"},
+		{"acme/missing@^1", "no module acme/missing"},
+		{"acme/guest@^2", `no version matches "^2"; versions: 1.2.0, 1.0.0`},
+		{"acme/guest@9.9.9", "acme/guest has no version 9.9.9; versions: 1.2.0, 1.0.0"},
+		{"acme/guest@^1.0.0.0", "is not a version or version range"}, // past Validate's pattern, refused by the registry
+	} {
+		for _, method := range []string{http.MethodPost, http.MethodPut} {
+			path := "/api/v1/workflows"
+			if method == http.MethodPut {
+				path += "/" + id
+			}
+			r := e.do(req{method: method, path: path, key: e.key, body: moduleWorkflow("unresolved", tc.ref)})
+			p := r.problem(t, http.StatusUnprocessableEntity, CodeWorkflowInvalid)
+			require.Equal(t, []string{"body.nodes[1].module"}, p.locations(), "%s %s: %s", method, tc.ref, r.body)
+			require.Contains(t, p.Errors[0].Message, tc.message, tc.ref)
+			require.NotContains(t, p.Errors[0].Message, "store:", tc.ref)
+		}
+	}
+
+	// Several: every one listed, in document order, with the rest of what
+	// is wrong (a blank name, an unknown port of a resolved module, a
+	// connection to nowhere) in the same answer.
+	bad := map[string]any{
+		"name": "",
+		"nodes": []any{
+			map[string]any{"name": "start", "type": "trigger.manual"},
+			map[string]any{"name": "a", "module": "acme/nope@^1"},
+			map[string]any{"name": "b", "module": "acme/guest@^1", "timeout_ms": -1},
+			map[string]any{"name": "c", "module": "acme/guest@^3"},
+			map[string]any{"name": "d", "module": "acme/nope@^1"}, // the same reference again
+			map[string]any{"name": "e", "module": "Not A Module"}, // Validate's problem, said once
+		},
+		"connections": []any{
+			map[string]any{"from": "start", "to": "a"},
+			map[string]any{"from": "start", "to": "b", "to_port": "side"},
+			map[string]any{"from": "b", "to": "nowhere"},
+		},
+	}
+	r := e.do(req{method: http.MethodPost, path: "/api/v1/workflows", key: e.key, body: bad})
+	p := r.problem(t, http.StatusUnprocessableEntity, CodeWorkflowInvalid)
+	require.Equal(t, []string{
+		"body.name",
+		"body.nodes[1].module",
+		"body.nodes[2].timeout_ms",
+		"body.nodes[3].module",
+		"body.nodes[4].module",
+		"body.nodes[5].module",
+		"body.connections[1].to_port",
+		"body.connections[2].to",
+	}, p.locations(), "body: %s", r.body)
+	require.Equal(t, "no module acme/nope", p.Errors[1].Message)
+	require.Equal(t, `no version matches "^3"; versions: 1.2.0, 1.0.0`, p.Errors[3].Message)
+	require.Equal(t, "no module acme/nope", p.Errors[4].Message)
+	require.Contains(t, p.Errors[5].Message, "is not a module name")
+	require.Contains(t, p.Errors[6].Message, `node "b" has no input port "side"`)
+	require.Equal(t, "8 problem(s) in the workflow", p.Detail)
+
+	// Nothing above changed the workflow.
+	var w workflowResponse
+	e.do(req{method: http.MethodGet, path: "/api/v1/workflows/" + id, key: e.key}).decode(t, &w)
+	require.Equal(t, 1, w.Version)
+}
+
+// Connections to ports a module's manifest does not declare are refused;
+// declared ones are fine.
+func TestWorkflowModulePorts(t *testing.T) {
+	t.Parallel()
+	e := newNodeEnv(t, registry.Config{})
+	e.uploadModule(e.key, "guest.wasm", "1.0.0", "inputs", []string{"main", "extra"}, "outputs", []string{"ok", "failed"})
+	e.uploadModule(e.key, "guest.wasm", "2.0.0") // main in, main out
+
+	def := func(ref string, conns ...map[string]any) map[string]any {
+		w := moduleWorkflow("ports", ref)
+		w["nodes"] = append(w["nodes"].([]any), map[string]any{"name": "after", "type": "core.noop"})
+		w["connections"] = []any{}
+		for _, c := range conns {
+			w["connections"] = append(w["connections"].([]any), c)
+		}
+		return w
+	}
+
+	// Declared ports: fine.
+	r := e.do(req{method: http.MethodPost, path: "/api/v1/workflows", key: e.key, body: def("acme/guest@1.0.0",
+		map[string]any{"from": "start", "to": "guest", "to_port": "extra"},
+		map[string]any{"from": "guest", "from_port": "failed", "to": "after"})})
+	require.Equal(t, http.StatusCreated, r.status, "body: %s", r.body)
+
+	// Undeclared ones, and main where the module declares other ports.
+	r = e.do(req{method: http.MethodPost, path: "/api/v1/workflows", key: e.key, body: def("acme/guest@1.0.0",
+		map[string]any{"from": "start", "to": "guest", "to_port": "side"},
+		map[string]any{"from": "guest", "to": "after"},
+		map[string]any{"from": "guest", "from_port": "ok", "to": "after"})})
+	p := r.problem(t, http.StatusUnprocessableEntity, CodeWorkflowInvalid)
+	require.Equal(t, []string{"body.connections[0].to_port", "body.connections[1].from_port"}, p.locations(), "body: %s", r.body)
+	require.Equal(t, `node "guest" has no input port "side" (it has main, extra)`, p.Errors[0].Message)
+	require.Equal(t, `node "guest" has no output port "main" (it has ok, failed)`, p.Errors[1].Message)
+
+	// The ports are those of the version the reference resolves to.
+	r = e.do(req{method: http.MethodPost, path: "/api/v1/workflows", key: e.key, body: def("acme/guest",
+		map[string]any{"from": "start", "to": "guest"},
+		map[string]any{"from": "guest", "from_port": "failed", "to": "after"})})
+	p = r.problem(t, http.StatusUnprocessableEntity, CodeWorkflowInvalid)
+	require.Equal(t, []string{"body.connections[1].from_port"}, p.locations(), "body: %s", r.body)
+	require.Equal(t, `node "guest" has no output port "failed" (it has main)`, p.Errors[0].Message)
+
+	// And on update.
+	id := e.createTriggerOnly(e.key, "ports")
+	r = e.do(req{method: http.MethodPut, path: "/api/v1/workflows/" + id, key: e.key, body: def("acme/guest@1.0.0",
+		map[string]any{"from": "start", "to": "guest", "to_port": "side"})})
+	p = r.problem(t, http.StatusUnprocessableEntity, CodeWorkflowInvalid)
+	require.Equal(t, []string{"body.connections[0].to_port"}, p.locations(), "body: %s", r.body)
+}
+
+// References resolve among the saving tenant's modules only.
+func TestWorkflowModulesTenantScoped(t *testing.T) {
+	t.Parallel()
+	e := newNodeEnv(t, registry.Config{})
+	digest := e.uploadModule(e.key, "guest.wasm", "1.0.0")
+	_, keyB := e.newTenant("globex")
+
+	r := e.do(req{method: http.MethodPost, path: "/api/v1/workflows", key: keyB, body: moduleWorkflow("borrowed", "acme/guest@^1")})
+	p := r.problem(t, http.StatusUnprocessableEntity, CodeWorkflowInvalid)
+	require.Equal(t, []string{"body.nodes[1].module"}, p.locations())
+	require.Equal(t, "no module acme/guest", p.Errors[0].Message, "nothing of the other tenant's versions shows")
+
+	// B's own workflow cannot take it up on update either.
+	own := e.createTriggerOnly(keyB, "own")
+	r = e.do(req{method: http.MethodPut, path: "/api/v1/workflows/" + own, key: keyB, body: moduleWorkflow("own", "acme/guest@1.0.0")})
+	p = r.problem(t, http.StatusUnprocessableEntity, CodeWorkflowInvalid)
+	require.Equal(t, []string{"body.nodes[1].module"}, p.locations())
+
+	// Once B has its own acme/guest, B's workflows lock B's.
+	digestB := e.uploadModule(keyB, "bigmem.wasm", "1.0.0")
+	require.NotEqual(t, digest, digestB)
+	r = e.do(req{method: http.MethodPost, path: "/api/v1/workflows", key: keyB, body: moduleWorkflow("borrowed", "acme/guest@^1")})
+	require.Equal(t, http.StatusCreated, r.status, "body: %s", r.body)
+	var w workflowResponse
+	r.decode(t, &w)
+	require.Equal(t, workflow.Lock{Version: "1.0.0", Digest: digestB}, lockOf(t, w.Nodes, "guest"))
+
+	// A's resolves to A's.
+	r = e.do(req{method: http.MethodPost, path: "/api/v1/workflows", key: e.key, body: moduleWorkflow("own", "acme/guest@^1")})
+	require.Equal(t, http.StatusCreated, r.status, "body: %s", r.body)
+	r.decode(t, &w)
+	require.Equal(t, workflow.Lock{Version: "1.0.0", Digest: digest}, lockOf(t, w.Nodes, "guest"))
 }

@@ -22,6 +22,24 @@ type Resolved struct {
 	Manifest *workflow.Manifest
 }
 
+// NotFoundError is a reference that no version of the tenant's modules
+// matches. Message says what the tenant has instead, fit to show to whoever
+// wrote the reference: "no version matches \"^3\"; versions: 1.2.0, 1.0.0",
+// "acme/x has no version 3.0.0; versions: 1.2.0", "no module acme/x". It
+// matches store.ErrNotFound.
+type NotFoundError struct {
+	Ref     string
+	Message string
+}
+
+// Error implements error.
+func (e *NotFoundError) Error() string {
+	return "registry: resolve " + e.Ref + ": " + e.Message + ": " + store.ErrNotFound.Error()
+}
+
+// Unwrap returns store.ErrNotFound.
+func (e *NotFoundError) Unwrap() error { return store.ErrNotFound }
+
 // ParseRef splits a module reference "owner/name@range" into the name and
 // the range ("" when there is none). An invalid reference is an *[Error]
 // with code ref_invalid.
@@ -51,9 +69,9 @@ func ParseRef(ref string) (name, versionRange string, err error) {
 // >=1.0 <2, 1.x, …) the newest version it admits, "owner/name" the newest
 // version. Pre-releases are picked only when asked for: by their exact
 // version, or by a constraint that itself names a pre-release
-// (">=2.0.0-0"). No matching version is store.ErrNotFound, with a message
-// saying what exists; an invalid reference is an *[Error] with code
-// ref_invalid.
+// (">=2.0.0-0"). No matching version is a *[NotFoundError] (which matches
+// store.ErrNotFound) saying what exists; an invalid reference is an *[Error]
+// with code ref_invalid.
 func (r *Registry) Resolve(ctx context.Context, tenantID, ref string) (*Resolved, error) {
 	name, rng, err := ParseRef(ref)
 	if err != nil {
@@ -63,7 +81,7 @@ func (r *Registry) Resolve(ctx context.Context, tenantID, ref string) (*Resolved
 	if v, err := semver.StrictNewVersion(rng); err == nil && v.Metadata() == "" {
 		chosen, err = r.store.ModuleVersionGet(ctx, tenantID, name, rng)
 		if errors.Is(err, store.ErrNotFound) {
-			return nil, fmt.Errorf("registry: resolve %s: %s has no version %s: %w", ref, name, rng, err)
+			return nil, r.noSuchVersion(ctx, tenantID, ref, name, rng)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("registry: resolve %s: %w", ref, err)
@@ -71,13 +89,14 @@ func (r *Registry) Resolve(ctx context.Context, tenantID, ref string) (*Resolved
 	} else {
 		all, err := r.store.ModuleVersionList(ctx, tenantID, name)
 		if errors.Is(err, store.ErrNotFound) {
-			return nil, fmt.Errorf("registry: resolve %s: no module %s: %w", ref, name, err)
+			return nil, &NotFoundError{Ref: ref, Message: "no module " + name}
 		}
 		if err != nil {
 			return nil, fmt.Errorf("registry: resolve %s: %w", ref, err)
 		}
-		if chosen, err = newest(all, rng); err != nil {
-			return nil, fmt.Errorf("registry: resolve %s: %w", ref, err)
+		var why string
+		if chosen, why = newest(all, rng); chosen == nil {
+			return nil, &NotFoundError{Ref: ref, Message: why}
 		}
 	}
 	m, err := decodeStoredManifest(chosen)
@@ -87,15 +106,32 @@ func (r *Registry) Resolve(ctx context.Context, tenantID, ref string) (*Resolved
 	return &Resolved{Name: chosen.Name, Version: chosen.Version, Digest: chosen.Digest, Manifest: m}, nil
 }
 
+// noSuchVersion is the error for an exact version the module lacks, listing
+// the versions it has.
+func (r *Registry) noSuchVersion(ctx context.Context, tenantID, ref, name, version string) error {
+	all, err := r.store.ModuleVersionList(ctx, tenantID, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return &NotFoundError{Ref: ref, Message: "no module " + name}
+	}
+	if err != nil {
+		return fmt.Errorf("registry: resolve %s: %w", ref, err)
+	}
+	var listing []*semver.Version
+	for _, mv := range all {
+		if v, err := semver.NewVersion(mv.Version); err == nil { // checked at upload
+			listing = append(listing, v)
+		}
+	}
+	return &NotFoundError{Ref: ref, Message: fmt.Sprintf("%s has no version %s; versions: %s", name, version, versionList(listing))}
+}
+
 // newest returns the newest of versions that rng admits (every release when
-// rng is empty).
-func newest(versions []*store.ModuleVersion, rng string) (*store.ModuleVersion, error) {
+// rng is empty); when none is admitted, it returns nil and says why, naming
+// the versions there are.
+func newest(versions []*store.ModuleVersion, rng string) (*store.ModuleVersion, string) {
 	var c *semver.Constraints
 	if rng != "" {
-		var err error
-		if c, err = semver.NewConstraint(rng); err != nil { // ParseRef checked it
-			return nil, err
-		}
+		c, _ = semver.NewConstraint(rng) // ParseRef checked it
 	}
 	var (
 		best    *store.ModuleVersion
@@ -117,20 +153,25 @@ func newest(versions []*store.ModuleVersion, rng string) (*store.ModuleVersion, 
 		}
 	}
 	if best != nil {
-		return best, nil
-	}
-	slices.SortFunc(listing, func(a, b *semver.Version) int { return b.Compare(a) })
-	var have []string
-	for i, v := range listing {
-		if i == 10 {
-			have = append(have, fmt.Sprintf("and %d more", len(listing)-i))
-			break
-		}
-		have = append(have, v.Original())
+		return best, ""
 	}
 	what := "no release (only pre-releases, which must be asked for explicitly)"
 	if rng != "" {
 		what = fmt.Sprintf("no version matches %q", rng)
 	}
-	return nil, fmt.Errorf("%s; versions: %s: %w", what, strings.Join(have, ", "), store.ErrNotFound)
+	return nil, what + "; versions: " + versionList(listing)
+}
+
+// versionList names versions newest first, the first ten of them.
+func versionList(versions []*semver.Version) string {
+	slices.SortFunc(versions, func(a, b *semver.Version) int { return b.Compare(a) })
+	var have []string
+	for i, v := range versions {
+		if i == 10 {
+			have = append(have, fmt.Sprintf("and %d more", len(versions)-i))
+			break
+		}
+		have = append(have, v.Original())
+	}
+	return strings.Join(have, ", ")
 }

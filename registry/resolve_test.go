@@ -60,7 +60,8 @@ func TestResolve(t *testing.T) {
 	}
 
 	for _, tc := range []struct{ ref, contains string }{
-		{"acme/guest@3.0.0", "acme/guest has no version 3.0.0"},
+		{"acme/guest@3.0.0", "acme/guest has no version 3.0.0; versions: 2.1.0-alpha, 2.0.0-beta.1, 1.10.0, 1.3.0-rc.1, 1.2.3, 1.2.0, 1.0.0, 0.9.0"},
+		{"acme/missing@1.0.0", "no module acme/missing"},
 		{"acme/guest@^3", `no version matches "^3"; versions: 2.1.0-alpha, 2.0.0-beta.1, 1.10.0, 1.3.0-rc.1, 1.2.3, 1.2.0, 1.0.0, 0.9.0`},
 		{"acme/guest@~1.3", `no version matches "~1.3"`}, // 1.3.0-rc.1 is not asked for
 		{"acme/missing", "no module acme/missing"},
@@ -73,6 +74,13 @@ func TestResolve(t *testing.T) {
 		require.Contains(t, err.Error(), tc.contains, tc.ref)
 		_, isRefusal := errors.AsType[*registry.Error](err)
 		require.False(t, isRefusal)
+		// The message alone, for showing to the reference's author.
+		nf, ok := errors.AsType[*registry.NotFoundError](err)
+		require.True(t, ok, tc.ref)
+		require.Equal(t, tc.ref, nf.Ref)
+		require.Contains(t, nf.Message, tc.contains, tc.ref)
+		require.NotContains(t, nf.Message, "registry:", tc.ref)
+		require.NotContains(t, nf.Message, store.ErrNotFound.Error(), tc.ref)
 	}
 
 	for _, ref := range []string{"", "acme", "Acme/Guest@1", "acme/guest@", "acme/guest@not-a-version", "acme/guest@^1.0.0.0", "acme/guest@1.0.0@2", "acme/guest@>=1 <2 junk", "/guest@1", "acme/guest@" + string(make([]byte, 200))} {
@@ -91,6 +99,10 @@ func TestResolveManyVersionsMessage(t *testing.T) {
 	_, err := e.reg.Resolve(t.Context(), e.tenant, "acme/guest@^2")
 	require.ErrorIs(t, err, store.ErrNotFound)
 	require.Contains(t, err.Error(), "versions: 1.0.11, 1.0.10, 1.0.9, 1.0.8, 1.0.7, 1.0.6, 1.0.5, 1.0.4, 1.0.3, 1.0.2, and 2 more")
+	// An exact version that is missing lists them the same way.
+	_, err = e.reg.Resolve(t.Context(), e.tenant, "acme/guest@2.0.0")
+	require.ErrorIs(t, err, store.ErrNotFound)
+	require.Contains(t, err.Error(), "acme/guest has no version 2.0.0; versions: 1.0.11, 1.0.10, 1.0.9, 1.0.8, 1.0.7, 1.0.6, 1.0.5, 1.0.4, 1.0.3, 1.0.2, and 2 more")
 }
 
 func TestParseRef(t *testing.T) {

@@ -37,6 +37,7 @@ type Store interface {
 	Workflows
 	Modules
 	Executions
+	Runs
 	Secrets
 	Audit
 
@@ -252,6 +253,9 @@ type Execution struct {
 	WorkflowID      string
 	WorkflowVersion int
 	Status          string
+	// DeadlineAt, when set, is when the reconciler fails the execution if it
+	// has not finished (the per-execution timeout).
+	DeadlineAt *time.Time
 	// Trigger says what started it: "manual", "webhook", "schedule", "error", "retry".
 	Trigger    string
 	Input      json.RawMessage
@@ -270,8 +274,15 @@ type NodeRun struct {
 	Attempt     int
 	Status      string
 	// Pending counts the parents that have not finished yet.
-	Pending    int
+	Pending int
+	// LeaseUntil is when a running run's claim expires unless extended; the
+	// reconciler queues a run whose lease has expired again (its worker died).
 	LeaseUntil *time.Time
+	// ClaimToken identifies the claim that holds a running run: only that
+	// claim may extend the lease or finish the run. Empty unless running,
+	// or cancelled with its execution while running (the claim may still
+	// record the outcome; see RunFinish).
+	ClaimToken string
 	InputSize  int64
 	Output     json.RawMessage
 	Logs       json.RawMessage
@@ -287,7 +298,11 @@ type ExecutionInsertParams struct {
 	WorkflowVersion int
 	Trigger         string
 	Input           json.RawMessage
-	// Runs are the first attempts, one per node (ID and timestamps are set by the store).
+	// DeadlineAt is the execution's timeout, if any.
+	DeadlineAt *time.Time
+	// Runs are the first attempts, one per node (ID and timestamps are set by
+	// the store). A run inserted with status queued also gets an outbox
+	// entry, in the same transaction.
 	Runs []*NodeRun
 }
 
@@ -310,6 +325,140 @@ type Executions interface {
 	// NodeRunList lists an execution's node runs in creation order;
 	// ErrNotFound when the execution does not exist in the tenant.
 	NodeRunList(ctx context.Context, tenantID, executionID string) ([]*NodeRun, error)
+}
+
+// OutboxEntry is a queued node run waiting to be handed to the queue. It is
+// written in the transaction that queues the run and deleted once the queue
+// has taken it; the reconciler enqueues entries that stay (the process died
+// between commit and enqueue, or the queue refused).
+type OutboxEntry struct {
+	TenantID    string
+	ExecutionID string
+	RunID       string
+	Node        string
+	Attempt     int
+	// AvailableAt is when the run may start (later than CreatedAt for a
+	// retry's backoff).
+	AvailableAt time.Time
+	CreatedAt   time.Time
+}
+
+// ChildRelease is what finishing a run does to one child node: its pending
+// run's counter drops by one, and at zero it becomes queued.
+type ChildRelease struct {
+	Node string
+}
+
+// RunFinishParams is the outcome of a claimed run, stored in one transaction
+// with everything it causes.
+type RunFinishParams struct {
+	RunID      string
+	ClaimToken string
+	// Status is RunSucceeded, RunFailed or RunSkipped.
+	Status string
+	Output json.RawMessage
+	Logs   json.RawMessage
+	Error  json.RawMessage
+	// InputSize is the bytes of the run's input document.
+	InputSize int64
+	// Release lists the children whose pending runs count this run as done
+	// (every child, whatever the outcome, unless the run is retried or fails
+	// the execution). Ignored when the execution has already finished.
+	Release []ChildRelease
+	// Retry, when set, inserts the next attempt of the same node, queued and
+	// available at Retry.AvailableAt; Release is then ignored.
+	Retry *RunRetry
+	// FailExecution marks the execution failed with this error (JSON) and
+	// cancels every run of it that is pending, queued or running.
+	FailExecution json.RawMessage
+}
+
+// RunRetry schedules a run's next attempt.
+type RunRetry struct {
+	AvailableAt time.Time
+}
+
+// RunFinishResult is what a finish changed.
+type RunFinishResult struct {
+	// Queued are the outbox entries written: released children and a retry.
+	// The caller enqueues them after the commit, then deletes them.
+	Queued []*OutboxEntry
+	// Execution is the execution after the finish; its status is final when
+	// this finish ended it (no run left pending, queued or running).
+	Execution *Execution
+}
+
+// ExecutionResumeParams restarts a failed or cancelled execution from where
+// it stopped ("retry from failed").
+type ExecutionResumeParams struct {
+	// Runs are the new attempts to insert after the execution's runs (ID
+	// and timestamps are set by the store, Status defaults to pending).
+	// Attempt must be set by the caller, one higher than the node's latest;
+	// queued ones get outbox entries.
+	Runs []*NodeRun
+	// DeadlineAt replaces the execution's deadline.
+	DeadlineAt *time.Time
+}
+
+// Runs is the node-run state machine the engine drives. Every transition is
+// one conditional write, so duplicates (a redelivered task, a second
+// reconciler) find nothing to change and report it as ErrConflict. A run or
+// execution that does not exist in the tenant is ErrNotFound. The
+// cross-tenant sweeps do nothing when limit is not positive.
+type Runs interface {
+	// RunClaim moves a queued run to running with a new claim token and a
+	// lease until leaseUntil, and a queued execution to running (setting
+	// StartedAt). ErrConflict when the run is not queued (already claimed,
+	// finished or cancelled) or its execution has finished; ErrNotFound when
+	// it does not exist in the tenant.
+	RunClaim(ctx context.Context, tenantID, runID string, leaseUntil time.Time) (*NodeRun, error)
+	// RunExtendLease moves a running run's lease to leaseUntil; ErrConflict
+	// when the claim token no longer holds the run (it finished, was
+	// cancelled, or was queued again after its lease expired).
+	RunExtendLease(ctx context.Context, tenantID, runID, claimToken string, leaseUntil time.Time) error
+	// RunFinish stores a claimed run's outcome and, in the same transaction,
+	// releases its children, queues a retry or fails the execution, writes
+	// the outbox entries for every run it queued, and finishes the execution
+	// when no run is left pending, queued or running (succeeded unless it
+	// failed). Finishes of one execution's runs are serialized, so exactly
+	// one of them finishes it. When the execution has already finished (it
+	// was cancelled or failed while the run ran, which cancelled the run
+	// but left its claim), the outcome is stored and causes nothing:
+	// Release, Retry and FailExecution are ignored. ErrConflict when the
+	// claim token no longer holds the run (it finished already, was queued
+	// again, or its execution was resumed): nothing is stored.
+	RunFinish(ctx context.Context, tenantID string, p *RunFinishParams) (*RunFinishResult, error)
+	// RunRequeueExpired queues again, with outbox entries, up to limit
+	// running runs (of any tenant) whose lease ended before now, clearing
+	// their claim; it returns the entries written.
+	RunRequeueExpired(ctx context.Context, now time.Time, limit int) ([]*OutboxEntry, error)
+
+	// OutboxDue lists up to limit outbox entries (of any tenant) created
+	// before createdBefore and available by availableBy, oldest first.
+	OutboxDue(ctx context.Context, createdBefore, availableBy time.Time, limit int) ([]*OutboxEntry, error)
+	// OutboxDelete removes a run's entry once the queue has taken it; a
+	// missing entry is not an error.
+	OutboxDelete(ctx context.Context, tenantID, runID string) error
+
+	// ExecutionCancel marks an execution that has not finished cancelled,
+	// with every pending, queued or running run, and deletes its outbox
+	// entries; ErrConflict when it has finished already.
+	ExecutionCancel(ctx context.Context, tenantID, id string) (*Execution, error)
+	// ExecutionResume sets a failed or cancelled execution running again
+	// (clearing its error and FinishedAt, replacing its deadline, setting
+	// StartedAt if it never started), ends the claims its cancelled runs
+	// kept, and inserts p.Runs; ErrConflict when the execution is not
+	// failed or cancelled.
+	ExecutionResume(ctx context.Context, tenantID, id string, p *ExecutionResumeParams) (*Execution, []*OutboxEntry, error)
+	// ExecutionFailExpired fails, with the given error, up to limit
+	// executions (of any tenant) still queued or running whose deadline is
+	// before now, cancelling their open runs and deleting their outbox
+	// entries; it returns them.
+	ExecutionFailExpired(ctx context.Context, now time.Time, errJSON json.RawMessage, limit int) ([]*Execution, error)
+	// ExecutionPrune deletes up to limit finished executions (of any tenant)
+	// that finished before finishedBefore, with their runs and outbox
+	// entries, and returns how many it deleted.
+	ExecutionPrune(ctx context.Context, finishedBefore time.Time, limit int) (int, error)
 }
 
 // Secret is a stored secret: the value is encrypted with its own data key,

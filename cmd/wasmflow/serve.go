@@ -8,12 +8,17 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
 	"github.com/wasmflow/wasmflow/api"
 	"github.com/wasmflow/wasmflow/auth"
+	"github.com/wasmflow/wasmflow/engine"
 	"github.com/wasmflow/wasmflow/registry"
 	"github.com/wasmflow/wasmflow/runtime"
 	"github.com/wasmflow/wasmflow/store"
@@ -28,13 +33,34 @@ type serveConfig struct {
 	// wasmflow.json beside its .wasm) installed into tenant "default" at
 	// start; installing is idempotent.
 	ExamplesDir string
+	// Roles are what this process does: api, worker, scheduler; none is all.
+	Roles []string
+	// RedisAddr selects the Asynq queue on Redis; empty is the in-process queue.
+	RedisAddr string
+	// RedisQueue names the Asynq queue, so deployments can share a Redis.
+	RedisQueue string
+	// Workers is how many node runs one worker process runs at once; 0 is 4 × cores.
+	Workers int
+	// Lease is how long a worker's claim on a node run lasts unless extended.
+	Lease time.Duration
+	// ReconcileInterval is the pause between reconciler passes.
+	ReconcileInterval time.Duration
+	// Retention prunes finished executions older than it; 0 keeps them.
+	Retention time.Duration
 }
+
+// Roles of a serve process.
+const (
+	roleAPI       = "api"
+	roleWorker    = "worker"
+	roleScheduler = "scheduler"
+)
 
 func newServeCmd(logs *logConfig) *cobra.Command {
 	cfg := serveConfig{}
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run the server (embedded SQLite by default, PostgreSQL with --database-url)",
+		Short: "Run the server (embedded SQLite by default, PostgreSQL with --database-url, Redis workers with --redis-addr)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			logger, err := logs.newLogger(cmd.ErrOrStderr())
@@ -45,15 +71,47 @@ func newServeCmd(logs *logConfig) *cobra.Command {
 		},
 	}
 	addStoreFlags(cmd, &cfg.store)
-	cmd.Flags().StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "address the HTTP API listens on")
-	cmd.Flags().DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown may take")
-	cmd.Flags().StringVar(&cfg.ExamplesDir, "examples-dir", "", "install the node modules found here (<dir>/*/wasmflow.json + .wasm) into tenant \"default\" at start")
+	f := cmd.Flags()
+	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "address the HTTP API listens on (role api)")
+	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown may take")
+	f.StringVar(&cfg.ExamplesDir, "examples-dir", "", "install the node modules found here (<dir>/*/wasmflow.json + .wasm) into tenant \"default\" at start")
+	f.StringSliceVar(&cfg.Roles, "roles", []string{roleAPI, roleWorker, roleScheduler}, "what this process does: api (HTTP API), worker (runs node runs), scheduler (reconciler, retention)")
+	f.StringVar(&cfg.RedisAddr, "redis-addr", "", "Redis host:port: node runs go through Asynq on Redis, and any number of --roles worker processes can join")
+	f.StringVar(&cfg.RedisQueue, "redis-queue", "wasmflow", "the Asynq queue name, so several deployments can share one Redis")
+	f.IntVar(&cfg.Workers, "workers", 0, "node runs a worker runs at once (0: 4 × CPU cores)")
+	f.DurationVar(&cfg.Lease, "lease", engine.DefaultLeaseDuration, "how long a worker's claim on a node run lasts unless extended; a crashed worker's runs start again after it")
+	f.DurationVar(&cfg.ReconcileInterval, "reconcile-interval", engine.DefaultReconcileInterval, "pause between reconciler passes (role scheduler)")
+	f.DurationVar(&cfg.Retention, "execution-retention", 0, "prune finished executions older than this (e.g. 720h); 0 keeps them")
 	return cmd
 }
 
+// has reports whether the process has a role.
+func (c *serveConfig) has(role string) bool { return slices.Contains(c.Roles, role) }
+
+// checkRoles refuses unknown roles, and a split of roles without a shared
+// queue: an in-process queue reaches only its own process.
+func (c *serveConfig) checkRoles() error {
+	if len(c.Roles) == 0 {
+		c.Roles = []string{roleAPI, roleWorker, roleScheduler}
+	}
+	for _, r := range c.Roles {
+		if r != roleAPI && r != roleWorker && r != roleScheduler {
+			return fmt.Errorf("--roles: %q is not api, worker or scheduler", r)
+		}
+	}
+	if c.RedisAddr == "" && (!c.has(roleAPI) || !c.has(roleWorker) || !c.has(roleScheduler)) {
+		return errors.New("--roles: running only some roles needs --redis-addr (and --database-url): the in-process queue and SQLite serve one process")
+	}
+	return nil
+}
+
 // serve runs the server until ctx is cancelled (SIGINT/SIGTERM), then shuts
-// down gracefully. ready, when not nil, receives the address once listening.
+// down gracefully. ready, when not nil, receives the address once listening
+// (or "" for a process without the api role, once started).
 func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan<- string) error {
+	if err := cfg.checkRoles(); err != nil {
+		return err
+	}
 	st, err := openStore(ctx, cfg.store, logger)
 	if err != nil {
 		return err
@@ -87,7 +145,67 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan
 		}
 	}
 
-	srv, err := api.New(api.Config{Store: st, Registry: reg, Logger: logger, Version: version})
+	q, err := openQueue(cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := q.Close(); err != nil {
+			logger.Error("closing the queue", slog.Any("err", err))
+		}
+	}()
+	metrics := prometheus.NewRegistry()
+	engineMetrics, err := registerMetrics(metrics, q, rt)
+	if err != nil {
+		return err
+	}
+	eng, err := engine.New(engine.Config{
+		Store: st, Queue: q, Modules: reg, Runtime: rt, Logger: logger, Metrics: engineMetrics,
+		LeaseDuration: cfg.Lease, ReconcileInterval: cfg.ReconcileInterval, Retention: cfg.Retention,
+	})
+	if err != nil {
+		return err
+	}
+
+	runCtx, stopRoles := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRoles()
+	var roles sync.WaitGroup
+	if cfg.has(roleWorker) {
+		roles.Go(func() {
+			if err := eng.Work(runCtx); err != nil {
+				logger.Error("worker stopped", slog.Any("err", err))
+			}
+		})
+	}
+	if cfg.has(roleScheduler) {
+		roles.Go(func() { _ = eng.Reconcile(runCtx) })
+	}
+	logger.Info("wasmflow started", slog.Any("roles", cfg.Roles), cfg.store.describe(), queueAttr(cfg), slog.String("version", version))
+
+	if cfg.has(roleAPI) {
+		err = serveAPI(ctx, cfg, api.Config{
+			Store: st, Registry: reg, Engine: eng, Logger: logger, Version: version,
+			Metrics:   promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}),
+			Readiness: []api.ReadinessCheck{{Name: "queue", CheckFunc: q.Ping}},
+		}, logger, ready)
+	} else {
+		if ready != nil {
+			ready <- ""
+		}
+		<-ctx.Done()
+	}
+	logger.Info("stopping the roles")
+	stopRoles() // the queue waits for running node runs, then hands them back
+	roles.Wait()
+	if err == nil {
+		logger.Info("stopped")
+	}
+	return err
+}
+
+// serveAPI serves the HTTP API until ctx is done, then shuts it down.
+func serveAPI(ctx context.Context, cfg serveConfig, apiCfg api.Config, logger *slog.Logger, ready chan<- string) error {
+	srv, err := api.New(apiCfg)
 	if err != nil {
 		return err
 	}
@@ -95,7 +213,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	logger.Info("wasmflow serving", slog.String("addr", ln.Addr().String()), cfg.store.describe(), slog.String("version", version))
+	logger.Info("wasmflow serving", slog.String("addr", ln.Addr().String()))
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
@@ -117,7 +235,6 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan
 	if err := <-served; err != nil {
 		return fmt.Errorf("http server: %w", err)
 	}
-	logger.Info("stopped")
 	return nil
 }
 

@@ -295,15 +295,19 @@ func copyID(id string, n int) string {
 	return id + "#copy" + strconv.Itoa(n)
 }
 
-// orphaned reports whether the active task id has lost its worker (its
-// lease expired). Active tasks are few (at most the workers' concurrency),
-// and this runs only on a conflict with one.
+// orphaned reports whether the active task id has lost its worker: its
+// lease expired, or no worker lists it at all (Redis lost the active list
+// but kept the task's key, or it finished meanwhile; a copy then costs at
+// most one duplicate delivery, which handlers tolerate, where treating it
+// as running would block the id until Asynq's recoverer, or forever).
+// Active tasks are few (at most the workers' concurrency), and this runs
+// only on a conflict with one.
 func (q *Queue) orphaned(id string) (bool, error) {
 	const pageSize = 500
 	for page := 1; ; page++ {
 		infos, err := q.insp.ListActiveTasks(q.name, asynq.PageSize(pageSize), asynq.Page(page))
 		if errors.Is(err, asynq.ErrQueueNotFound) {
-			return false, nil
+			return true, nil
 		}
 		if err != nil {
 			return false, fmt.Errorf("list active tasks: %w", err)
@@ -314,7 +318,7 @@ func (q *Queue) orphaned(id string) (bool, error) {
 			}
 		}
 		if len(infos) < pageSize {
-			return false, nil // finished meanwhile: not held by anyone
+			return true, nil // not held by anyone
 		}
 	}
 }

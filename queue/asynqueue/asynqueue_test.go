@@ -369,12 +369,29 @@ func TestCopiesOfOrphansAreBounded(t *testing.T) {
 	require.ErrorContains(t, err, "held by lost workers")
 }
 
-func TestActiveNotOrphanedWhenGone(t *testing.T) {
+// A task whose key says active but that no worker lists (Redis lost the
+// active list and lease, and kept the key) would block its id for good:
+// Enqueue adds a copy, which is delivered.
+func TestActiveButUnlistedGetsACopy(t *testing.T) {
 	t.Parallel()
 	q := open(t, Config{})
 	orphaned, err := q.orphaned("never-there")
 	require.NoError(t, err)
-	require.False(t, orphaned)
+	require.True(t, orphaned)
+
+	x := &queue.Task{ID: "stale", Kind: "k", TenantID: "t1", Payload: []byte("p")}
+	require.NoError(t, q.Enqueue(t.Context(), x))
+	prefix := "asynq:{" + q.name + "}:"
+	_, err = q.rc.TxPipelined(t.Context(), func(p redis.Pipeliner) error {
+		p.LRem(t.Context(), prefix+"pending", 0, x.ID)
+		p.HSet(t.Context(), prefix+"t:"+x.ID, "state", "active")
+		return nil
+	})
+	require.NoError(t, err)
+	require.NoError(t, q.Enqueue(t.Context(), x))
+	d := &deliveries{}
+	run(t, q, d.handle)
+	d.waitCount(t, x.ID, 1)
 }
 
 func TestForeignTaskGetsAsynqID(t *testing.T) {

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -10,34 +11,47 @@ import (
 	"github.com/wasmflow/wasmflow/store/internal/record"
 )
 
-const executionColumns = `id, tenant_id, workflow_id, workflow_version, status, trigger_kind, input, error,
+const executionColumns = `id, tenant_id, workflow_id, workflow_version, status, deadline_at, trigger_kind, input, error,
 	created_at, started_at, finished_at`
 
-const nodeRunColumns = `id, tenant_id, execution_id, node, attempt, status, pending, lease_until, input_size,
-	output, logs, error, created_at, started_at, finished_at`
+const nodeRunColumns = `id, tenant_id, execution_id, node, attempt, status, pending, lease_until, claim_token,
+	input_size, output, logs, error, created_at, started_at, finished_at`
 
-// ExecutionInsert stores a queued execution and its node runs in one
-// transaction (one round trip). ErrNotFound when the workflow version is
-// not the tenant's; ErrConflict when two runs share a node and attempt.
+// ExecutionInsert stores a queued execution and its node runs, with the
+// outbox entries of the queued ones, in one transaction (one round trip).
+// ErrNotFound when the workflow version is not the tenant's; ErrConflict
+// when two runs share a node and attempt.
 func (s *Store) ExecutionInsert(ctx context.Context, tenantID string, p *store.ExecutionInsertParams) (*store.Execution, []*store.NodeRun, error) {
 	ex, runs, err := record.NewExecution(tenantID, p)
 	if err != nil {
 		return nil, nil, err
 	}
 	b := &pgx.Batch{}
-	b.Queue(`INSERT INTO executions (`+executionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-		ex.ID, ex.TenantID, ex.WorkflowID, ex.WorkflowVersion, ex.Status, ex.Trigger, ex.Input, ex.Error,
+	b.Queue(`INSERT INTO executions (`+executionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		ex.ID, ex.TenantID, ex.WorkflowID, ex.WorkflowVersion, ex.Status, ex.DeadlineAt, ex.Trigger, ex.Input, ex.Error,
 		ex.CreatedAt, ex.StartedAt, ex.FinishedAt)
-	for i, r := range runs {
-		b.Queue(`INSERT INTO node_runs (seq, `+nodeRunColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
-			i, r.ID, r.TenantID, r.ExecutionID, r.Node, r.Attempt, r.Status, r.Pending, r.LeaseUntil, r.InputSize,
-			r.Output, r.Logs, r.Error, r.CreatedAt, r.StartedAt, r.FinishedAt)
-	}
+	queueRuns(b, runs, 0, ex.CreatedAt, ex.CreatedAt)
 	if err := sendBatch(ctx, s.pool, b); err != nil {
 		return nil, nil, err
 	}
 	return ex, runs, nil
+}
+
+// queueRuns adds to b the inserts of runs into their execution, numbered
+// from seq, and of the outbox entries of those that are queued, which it
+// returns.
+func queueRuns(b *pgx.Batch, runs []*store.NodeRun, seq int, availableAt, createdAt time.Time) []*store.OutboxEntry {
+	for i, r := range runs {
+		b.Queue(`INSERT INTO node_runs (seq, `+nodeRunColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+			seq+i, r.ID, r.TenantID, r.ExecutionID, r.Node, r.Attempt, r.Status, r.Pending, r.LeaseUntil, r.ClaimToken,
+			r.InputSize, r.Output, r.Logs, r.Error, r.CreatedAt, r.StartedAt, r.FinishedAt)
+	}
+	entries := record.Outbox(runs, availableAt, createdAt)
+	for _, e := range entries {
+		queueOutbox(b, e)
+	}
+	return entries
 }
 
 // ExecutionGet reads an execution.
@@ -88,16 +102,16 @@ func (s *Store) NodeRunList(ctx context.Context, tenantID, executionID string) (
 
 func scanExecution(r pgx.Row) (*store.Execution, error) {
 	var e store.Execution
-	err := r.Scan(&e.ID, &e.TenantID, &e.WorkflowID, &e.WorkflowVersion, &e.Status, &e.Trigger,
+	err := r.Scan(&e.ID, &e.TenantID, &e.WorkflowID, &e.WorkflowVersion, &e.Status, &e.DeadlineAt, &e.Trigger,
 		(*[]byte)(&e.Input), (*[]byte)(&e.Error), &e.CreatedAt, &e.StartedAt, &e.FinishedAt)
-	e.CreatedAt, e.StartedAt, e.FinishedAt = utc(e.CreatedAt), utcp(e.StartedAt), utcp(e.FinishedAt)
+	e.DeadlineAt, e.CreatedAt, e.StartedAt, e.FinishedAt = utcp(e.DeadlineAt), utc(e.CreatedAt), utcp(e.StartedAt), utcp(e.FinishedAt)
 	return &e, err
 }
 
 func scanNodeRun(r pgx.Row) (*store.NodeRun, error) {
 	var n store.NodeRun
 	err := r.Scan(&n.ID, &n.TenantID, &n.ExecutionID, &n.Node, &n.Attempt, &n.Status, &n.Pending, &n.LeaseUntil,
-		&n.InputSize, (*[]byte)(&n.Output), (*[]byte)(&n.Logs), (*[]byte)(&n.Error),
+		&n.ClaimToken, &n.InputSize, (*[]byte)(&n.Output), (*[]byte)(&n.Logs), (*[]byte)(&n.Error),
 		&n.CreatedAt, &n.StartedAt, &n.FinishedAt)
 	n.LeaseUntil, n.CreatedAt, n.StartedAt, n.FinishedAt = utcp(n.LeaseUntil), utc(n.CreatedAt), utcp(n.StartedAt), utcp(n.FinishedAt)
 	return &n, err

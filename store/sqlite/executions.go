@@ -3,21 +3,23 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"time"
 
 	"github.com/wasmflow/wasmflow/store"
 	"github.com/wasmflow/wasmflow/store/internal/keyset"
 	"github.com/wasmflow/wasmflow/store/internal/record"
 )
 
-const executionColumns = `id, tenant_id, workflow_id, workflow_version, status, trigger_kind, input, error,
+const executionColumns = `id, tenant_id, workflow_id, workflow_version, status, deadline_at, trigger_kind, input, error,
 	created_at, started_at, finished_at`
 
-const nodeRunColumns = `id, tenant_id, execution_id, node, attempt, status, pending, lease_until, input_size,
-	output, logs, error, created_at, started_at, finished_at`
+const nodeRunColumns = `id, tenant_id, execution_id, node, attempt, status, pending, lease_until, claim_token,
+	input_size, output, logs, error, created_at, started_at, finished_at`
 
-// ExecutionInsert stores a queued execution and its node runs in one
-// transaction. ErrNotFound when the workflow version is not the tenant's;
-// ErrConflict when two runs share a node and attempt.
+// ExecutionInsert stores a queued execution and its node runs, with the
+// outbox entries of the queued ones, in one transaction. ErrNotFound when
+// the workflow version is not the tenant's; ErrConflict when two runs share
+// a node and attempt.
 func (s *Store) ExecutionInsert(ctx context.Context, tenantID string, p *store.ExecutionInsertParams) (*store.Execution, []*store.NodeRun, error) {
 	ex, runs, err := record.NewExecution(tenantID, p)
 	if err != nil {
@@ -25,32 +27,48 @@ func (s *Store) ExecutionInsert(ctx context.Context, tenantID string, p *store.E
 	}
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO executions (`+executionColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-			ex.ID, ex.TenantID, ex.WorkflowID, ex.WorkflowVersion, ex.Status, ex.Trigger, jsonArg(ex.Input), jsonArg(ex.Error),
-			us(ex.CreatedAt), usp(ex.StartedAt), usp(ex.FinishedAt))
-		if err != nil || len(runs) == 0 {
-			return err
-		}
-		ins, err := tx.PrepareContext(ctx, `INSERT INTO node_runs (seq, `+nodeRunColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+			ex.ID, ex.TenantID, ex.WorkflowID, ex.WorkflowVersion, ex.Status, usp(ex.DeadlineAt), ex.Trigger,
+			jsonArg(ex.Input), jsonArg(ex.Error), us(ex.CreatedAt), usp(ex.StartedAt), usp(ex.FinishedAt))
 		if err != nil {
 			return err
 		}
-		defer func() { _ = ins.Close() }()
-		for i, r := range runs {
-			_, err := ins.ExecContext(ctx, i, r.ID, r.TenantID, r.ExecutionID, r.Node, r.Attempt, r.Status, r.Pending,
-				usp(r.LeaseUntil), r.InputSize, jsonArg(r.Output), jsonArg(r.Logs), jsonArg(r.Error),
-				us(r.CreatedAt), usp(r.StartedAt), usp(r.FinishedAt))
-			if err != nil {
-				return err
-			}
-		}
-		return nil
+		_, err = insertRuns(ctx, tx, runs, 0, ex.CreatedAt, ex.CreatedAt)
+		return err
 	})
 	if err != nil {
 		return nil, nil, err
 	}
 	return ex, runs, nil
+}
+
+// insertRuns inserts runs into their execution, numbered from seq, and the
+// outbox entries of those that are queued, which it returns.
+func insertRuns(ctx context.Context, tx *sql.Tx, runs []*store.NodeRun, seq int, availableAt, createdAt time.Time) ([]*store.OutboxEntry, error) {
+	if len(runs) == 0 {
+		return nil, nil
+	}
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO node_runs (seq, `+nodeRunColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = ins.Close() }()
+	for i, r := range runs {
+		_, err := ins.ExecContext(ctx, seq+i, r.ID, r.TenantID, r.ExecutionID, r.Node, r.Attempt, r.Status, r.Pending,
+			usp(r.LeaseUntil), r.ClaimToken, r.InputSize, jsonArg(r.Output), jsonArg(r.Logs), jsonArg(r.Error),
+			us(r.CreatedAt), usp(r.StartedAt), usp(r.FinishedAt))
+		if err != nil {
+			return nil, err
+		}
+	}
+	entries := record.Outbox(runs, availableAt, createdAt)
+	for _, e := range entries {
+		if err := insertOutbox(ctx, tx, e); err != nil {
+			return nil, err
+		}
+	}
+	return entries, nil
 }
 
 // ExecutionGet reads an execution.
@@ -101,13 +119,13 @@ func (s *Store) NodeRunList(ctx context.Context, tenantID, executionID string) (
 
 func scanExecution(r row) (*store.Execution, error) {
 	var e store.Execution
-	return &e, r.Scan(&e.ID, &e.TenantID, &e.WorkflowID, &e.WorkflowVersion, &e.Status, &e.Trigger,
+	return &e, r.Scan(&e.ID, &e.TenantID, &e.WorkflowID, &e.WorkflowVersion, &e.Status, optMicros{&e.DeadlineAt}, &e.Trigger,
 		(*[]byte)(&e.Input), (*[]byte)(&e.Error), micros{&e.CreatedAt}, optMicros{&e.StartedAt}, optMicros{&e.FinishedAt})
 }
 
 func scanNodeRun(r row) (*store.NodeRun, error) {
 	var n store.NodeRun
 	return &n, r.Scan(&n.ID, &n.TenantID, &n.ExecutionID, &n.Node, &n.Attempt, &n.Status, &n.Pending,
-		optMicros{&n.LeaseUntil}, &n.InputSize, (*[]byte)(&n.Output), (*[]byte)(&n.Logs), (*[]byte)(&n.Error),
+		optMicros{&n.LeaseUntil}, &n.ClaimToken, &n.InputSize, (*[]byte)(&n.Output), (*[]byte)(&n.Logs), (*[]byte)(&n.Error),
 		micros{&n.CreatedAt}, optMicros{&n.StartedAt}, optMicros{&n.FinishedAt})
 }

@@ -95,3 +95,29 @@ func TestCorruptRows(t *testing.T) {
 	_, err = s.WorkflowVersionGet(t.Context(), tn.ID, w.ID, 1)
 	require.ErrorContains(t, err, "decode workflow")
 }
+
+// Pruning an execution deletes its runs and their outbox entries (ON DELETE
+// CASCADE), even entries that a finished execution should no longer have.
+func TestPruneCascades(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s := openInternal(t)
+	tn, err := s.TenantInsert(ctx, "t")
+	require.NoError(t, err)
+	w, err := s.WorkflowInsert(ctx, tn.ID, &workflow.Workflow{Name: "w"})
+	require.NoError(t, err)
+	ex, _, err := s.ExecutionInsert(ctx, tn.ID, &store.ExecutionInsertParams{WorkflowID: w.ID, WorkflowVersion: 1,
+		Runs: []*store.NodeRun{{Node: "a", Status: store.RunQueued}, {Node: "b", Pending: 1}}})
+	require.NoError(t, err)
+	_, err = s.write.ExecContext(ctx, `UPDATE executions SET status = 'succeeded', finished_at = 1 WHERE id = $1`, ex.ID)
+	require.NoError(t, err)
+
+	n, err := s.ExecutionPrune(ctx, time.Now(), 10)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	for _, table := range []string{"executions", "node_runs", "outbox"} {
+		var rows int
+		require.NoError(t, s.read.QueryRowContext(ctx, `SELECT count(*) FROM `+table).Scan(&rows))
+		require.Zero(t, rows, table)
+	}
+}

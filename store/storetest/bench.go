@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -20,6 +21,23 @@ func Bench(b *testing.B, open func(b *testing.B) store.Store) {
 		for b.Loop() {
 			_, _, err := s.ExecutionInsert(b.Context(), tenant, p)
 			require.NoError(b, err)
+		}
+	})
+	b.Run("RunClaimFinish", func(b *testing.B) {
+		// One claim and one finish per iteration: each finish queues the
+		// next attempt (a retry, with its outbox entry), which the next
+		// iteration claims.
+		s := open(b)
+		tenant := newTenant(b, s)
+		_, rs := insertGraph(b, s, tenant, insertWorkflow(b, s, tenant), nil, node{"a", 0})
+		next := rs["a"]
+		for b.Loop() {
+			r, err := s.RunClaim(b.Context(), tenant, next.ID, time.Now().Add(time.Minute))
+			require.NoError(b, err)
+			res, err := s.RunFinish(b.Context(), tenant, &store.RunFinishParams{RunID: r.ID, ClaimToken: r.ClaimToken,
+				Status: store.RunFailed, Retry: &store.RunRetry{AvailableAt: time.Now()}})
+			require.NoError(b, err)
+			next = &store.NodeRun{ID: res.Queued[0].RunID}
 		}
 	})
 	b.Run("WorkflowGet", func(b *testing.B) {

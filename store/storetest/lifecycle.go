@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -84,6 +85,34 @@ func calls(s store.Store, tenant string, w *store.Workflow) map[string]func(ctx 
 			return err
 		},
 		"NodeRunList": func(ctx context.Context) error { _, err := s.NodeRunList(ctx, tenant, "ex_x"); return err },
+		"RunClaim": func(ctx context.Context) error {
+			_, err := s.RunClaim(ctx, tenant, "nr_x", time.Now().Add(time.Minute))
+			return err
+		},
+		"RunExtendLease": func(ctx context.Context) error {
+			return s.RunExtendLease(ctx, tenant, "nr_x", "token", time.Now().Add(time.Minute))
+		},
+		"RunFinish": func(ctx context.Context) error {
+			_, err := s.RunFinish(ctx, tenant, &store.RunFinishParams{RunID: "nr_x", ClaimToken: "token", Status: store.RunSucceeded})
+			return err
+		},
+		"RunRequeueExpired": func(ctx context.Context) error { _, err := s.RunRequeueExpired(ctx, time.Now(), 10); return err },
+		"OutboxDue": func(ctx context.Context) error {
+			_, err := s.OutboxDue(ctx, time.Now(), time.Now(), 10)
+			return err
+		},
+		"OutboxDelete":    func(ctx context.Context) error { return s.OutboxDelete(ctx, tenant, "nr_x") },
+		"ExecutionCancel": func(ctx context.Context) error { _, err := s.ExecutionCancel(ctx, tenant, "ex_x"); return err },
+		"ExecutionResume": func(ctx context.Context) error {
+			_, _, err := s.ExecutionResume(ctx, tenant, "ex_x", &store.ExecutionResumeParams{
+				Runs: []*store.NodeRun{{Node: "a", Attempt: 2, Status: store.RunQueued}}})
+			return err
+		},
+		"ExecutionFailExpired": func(ctx context.Context) error {
+			_, err := s.ExecutionFailExpired(ctx, time.Now(), json.RawMessage(`{}`), 10)
+			return err
+		},
+		"ExecutionPrune": func(ctx context.Context) error { _, err := s.ExecutionPrune(ctx, time.Now(), 10); return err },
 		"SecretInsert": func(ctx context.Context) error {
 			_, err := s.SecretInsert(ctx, tenant, newSecret(unique("s")))
 			return err
@@ -146,6 +175,10 @@ func lifecycleCases() []testCase {
 			_, err = s.ModuleVersionInsert(ctx, tenant, nil, []byte("x"))
 			require.Error(t, err)
 			_, _, err = s.ExecutionInsert(ctx, tenant, nil)
+			require.Error(t, err)
+			_, err = s.RunFinish(ctx, tenant, nil)
+			require.Error(t, err)
+			_, _, err = s.ExecutionResume(ctx, tenant, "ex_x", nil)
 			require.Error(t, err)
 			_, err = s.SecretInsert(ctx, tenant, nil)
 			require.Error(t, err)

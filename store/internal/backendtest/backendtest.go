@@ -119,8 +119,9 @@ func RunMigrations(t *testing.T, latest int, newDB func(t *testing.T) DB) {
 	})
 }
 
-// Reads runs every read of a store: Seed first, then ReadAll, while the
-// backend records the statements that ReadAll runs.
+// Reads runs every read of a store, and the reconciler's cross-tenant
+// sweeps: Seed first, then ReadAll, while the backend records the
+// statements that ReadAll runs.
 type Reads struct {
 	s        store.Store
 	tenant   string
@@ -138,9 +139,10 @@ func Seed(t *testing.T, s store.Store) *Reads {
 	w, err := s.WorkflowInsert(ctx, tn.ID, &workflow.Workflow{Name: "w"})
 	require.NoError(t, err)
 	var ex *store.Execution
+	deadline := time.Now().Add(time.Hour)
 	for range 3 {
 		ex, _, err = s.ExecutionInsert(ctx, tn.ID, &store.ExecutionInsertParams{WorkflowID: w.ID, WorkflowVersion: 1,
-			Runs: []*store.NodeRun{{Node: "a"}, {Node: "b"}}})
+			DeadlineAt: &deadline, Runs: []*store.NodeRun{{Node: "a", Status: store.RunQueued}, {Node: "b", Pending: 1}}})
 		require.NoError(t, err)
 		require.NoError(t, s.AuditInsert(ctx, tn.ID, &store.AuditEntry{Actor: "system", Action: "x"}))
 		_, err = s.APIKeyInsert(ctx, tn.ID, &store.APIKeyInsertParams{Hash: []byte(store.NewID("h"))})
@@ -158,7 +160,9 @@ func Seed(t *testing.T, s store.Store) *Reads {
 
 // ReadAll runs every read method of the store, lookups of made-up keys
 // included, and every list with each of its filters twice: the first page
-// of one row, and the page after its cursor.
+// of one row, and the page after its cursor. It also runs the reconciler's
+// cross-tenant sweeps (OutboxDue, RunRequeueExpired, ExecutionFailExpired,
+// ExecutionPrune), which find nothing to change in what Seed stored.
 func (r *Reads) ReadAll(t *testing.T) {
 	t.Helper()
 	ctx, s, tenant, w := t.Context(), r.s, r.tenant, r.workflow
@@ -198,6 +202,19 @@ func (r *Reads) ReadAll(t *testing.T) {
 		func(store.Page) (string, error) { _, err := s.NodeRunList(ctx, tenant, r.exec); return one(err) },
 		func(store.Page) (string, error) { _, err := s.SecretGet(ctx, tenant, "s"); return one(ignore(err)) },
 		func(p store.Page) (string, error) { _, next, err := s.SecretList(ctx, tenant, p); return next, err },
+		func(p store.Page) (string, error) {
+			_, err := s.OutboxDue(ctx, time.Now(), time.Now(), p.Size())
+			return one(err)
+		},
+		func(p store.Page) (string, error) {
+			_, err := s.RunRequeueExpired(ctx, time.Now(), p.Size())
+			return one(err)
+		},
+		func(p store.Page) (string, error) {
+			_, err := s.ExecutionFailExpired(ctx, time.Now(), []byte(`{"message": "timed out"}`), p.Size())
+			return one(err)
+		},
+		func(p store.Page) (string, error) { _, err := s.ExecutionPrune(ctx, since, p.Size()); return one(err) },
 	}
 	for _, f := range []store.ExecutionFilter{{}, {WorkflowID: w}, {Status: "queued"}, {WorkflowID: w, Status: "queued"}} {
 		reads = append(reads, func(p store.Page) (string, error) {

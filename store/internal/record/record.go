@@ -6,6 +6,7 @@ package record
 
 import (
 	"cmp"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -141,29 +142,117 @@ func NewExecution(tenantID string, p *store.ExecutionInsertParams) (*store.Execu
 	t := Now()
 	ex := &store.Execution{
 		ID: store.NewID("ex"), TenantID: tenantID, WorkflowID: p.WorkflowID, WorkflowVersion: p.WorkflowVersion,
-		Status: store.ExecutionQueued, Trigger: p.Trigger, Input: input, CreatedAt: t,
+		Status: store.ExecutionQueued, DeadlineAt: NormPtr(p.DeadlineAt), Trigger: p.Trigger, Input: input, CreatedAt: t,
 	}
-	runs := make([]*store.NodeRun, len(p.Runs))
-	for i, in := range p.Runs {
-		if in == nil {
-			return nil, nil, fmt.Errorf("store: ExecutionInsert: run %d is nil", i)
+	runs, err := newRuns("ExecutionInsert", tenantID, ex.ID, p.Runs, t, 1)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ex, runs, nil
+}
+
+// ResumeRuns checks p and returns the node runs ExecutionResume inserts
+// into the execution id, created at t. A run's Attempt must be set; its
+// Status defaults to pending.
+func ResumeRuns(tenantID, id string, p *store.ExecutionResumeParams, t time.Time) ([]*store.NodeRun, error) {
+	if p == nil {
+		return nil, errors.New("store: ExecutionResume needs params")
+	}
+	return newRuns("ExecutionResume", tenantID, id, p.Runs, t, 0)
+}
+
+// newRuns builds the runs to insert into an execution: new ids, the
+// execution's tenant and id, CreatedAt t, the Attempt defaulting to
+// defaultAttempt (0: the caller must set it) and the Status to pending.
+func newRuns(method, tenantID, executionID string, in []*store.NodeRun, t time.Time, defaultAttempt int) ([]*store.NodeRun, error) {
+	runs := make([]*store.NodeRun, len(in))
+	for i, p := range in {
+		if p == nil {
+			return nil, fmt.Errorf("store: %s: run %d is nil", method, i)
 		}
-		r := *in
-		r.ID, r.TenantID, r.ExecutionID, r.CreatedAt = store.NewID("nr"), tenantID, ex.ID, t
-		r.Attempt = cmp.Or(r.Attempt, 1)
+		r := *p
+		r.ID, r.TenantID, r.ExecutionID, r.CreatedAt = store.NewID("nr"), tenantID, executionID, t
+		r.Attempt = cmp.Or(r.Attempt, defaultAttempt)
+		if r.Attempt <= 0 {
+			return nil, fmt.Errorf("store: %s: run %d (node %q) has attempt %d, must be at least 1", method, i, r.Node, r.Attempt)
+		}
 		r.Status = cmp.Or(r.Status, store.RunPending)
 		r.LeaseUntil, r.StartedAt, r.FinishedAt = NormPtr(r.LeaseUntil), NormPtr(r.StartedAt), NormPtr(r.FinishedAt)
+		var err error
 		for _, f := range []struct {
 			name string
 			raw  *json.RawMessage
 		}{{"output", &r.Output}, {"logs", &r.Logs}, {"error", &r.Error}} {
 			if *f.raw, err = JSON("node run "+f.name, *f.raw); err != nil {
-				return nil, nil, err
+				return nil, err
 			}
 		}
 		runs[i] = &r
 	}
-	return ex, runs, nil
+	return runs, nil
+}
+
+// Outbox returns the outbox entries of the runs that are queued.
+func Outbox(runs []*store.NodeRun, availableAt, createdAt time.Time) []*store.OutboxEntry {
+	var out []*store.OutboxEntry
+	for _, r := range runs {
+		if r.Status == store.RunQueued {
+			out = append(out, NewOutboxEntry(r, availableAt, createdAt))
+		}
+	}
+	return out
+}
+
+// NewOutboxEntry returns the outbox entry of a queued run.
+func NewOutboxEntry(r *store.NodeRun, availableAt, createdAt time.Time) *store.OutboxEntry {
+	return &store.OutboxEntry{TenantID: r.TenantID, ExecutionID: r.ExecutionID, RunID: r.ID, Node: r.Node,
+		Attempt: r.Attempt, AvailableAt: Norm(availableAt), CreatedAt: Norm(createdAt)}
+}
+
+// NewClaimToken returns a new, unguessable claim token (128 random bits).
+func NewClaimToken() string { return rand.Text() }
+
+// ExecutionFinished reports whether an execution status is final.
+func ExecutionFinished(status string) bool {
+	switch status {
+	case store.ExecutionSucceeded, store.ExecutionFailed, store.ExecutionCancelled:
+		return true
+	}
+	return false
+}
+
+// RunFinish checks p and returns it as the store writes it: JSON documents
+// checked (nil when empty), the retry time normalised.
+func RunFinish(p *store.RunFinishParams) (*store.RunFinishParams, error) {
+	if p == nil {
+		return nil, errors.New("store: RunFinish needs params")
+	}
+	switch p.Status {
+	case store.RunSucceeded, store.RunFailed, store.RunSkipped:
+	default:
+		return nil, fmt.Errorf("store: RunFinish: status %q is not %s, %s or %s",
+			p.Status, store.RunSucceeded, store.RunFailed, store.RunSkipped)
+	}
+	out := *p
+	var err error
+	for _, f := range []struct {
+		name string
+		raw  *json.RawMessage
+	}{{"output", &out.Output}, {"logs", &out.Logs}, {"error", &out.Error}, {"execution error", &out.FailExecution}} {
+		if *f.raw, err = JSON("node run "+f.name, *f.raw); err != nil {
+			return nil, err
+		}
+	}
+	if p.Retry != nil {
+		out.Retry = &store.RunRetry{AvailableAt: Norm(p.Retry.AvailableAt)}
+	}
+	return &out, nil
+}
+
+// RetryRun returns the next attempt of a finished run: queued, created at t.
+func RetryRun(done *store.NodeRun, t time.Time) *store.NodeRun {
+	return &store.NodeRun{ID: store.NewID("nr"), TenantID: done.TenantID, ExecutionID: done.ExecutionID,
+		Node: done.Node, Attempt: done.Attempt + 1, Status: store.RunQueued, CreatedAt: t}
 }
 
 // NewSecret checks in and returns the secret SecretInsert stores.

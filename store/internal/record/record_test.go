@@ -165,6 +165,100 @@ func TestNewExecution(t *testing.T) {
 	}
 	_, _, err = record.NewExecution("tn_1", nil)
 	require.EqualError(t, err, "store: ExecutionInsert needs params")
+	_, _, err = record.NewExecution("tn_1", &store.ExecutionInsertParams{Runs: []*store.NodeRun{{Node: "a", Attempt: -1}}})
+	require.EqualError(t, err, `store: ExecutionInsert: run 0 (node "a") has attempt -1, must be at least 1`)
+
+	deadline := time.Date(2025, 3, 4, 5, 6, 7, 123456789, time.FixedZone("x", 3600))
+	ex, _, err = record.NewExecution("tn_1", &store.ExecutionInsertParams{DeadlineAt: &deadline})
+	require.NoError(t, err)
+	require.Equal(t, record.NormPtr(&deadline), ex.DeadlineAt)
+}
+
+func TestResumeRuns(t *testing.T) {
+	t.Parallel()
+	at := record.Now()
+	runs, err := record.ResumeRuns("tn_1", "ex_1", &store.ExecutionResumeParams{Runs: []*store.NodeRun{
+		{Node: "a", Attempt: 2, Status: store.RunQueued}, {Node: "b", Attempt: 3, Pending: 1}}}, at)
+	require.NoError(t, err)
+	require.Len(t, runs, 2)
+	for _, r := range runs {
+		require.True(t, strings.HasPrefix(r.ID, "nr_"))
+		require.Equal(t, "tn_1", r.TenantID)
+		require.Equal(t, "ex_1", r.ExecutionID)
+		require.Equal(t, at, r.CreatedAt)
+	}
+	require.Equal(t, store.RunPending, runs[1].Status, "Status defaults to pending")
+	require.Equal(t, 3, runs[1].Attempt)
+
+	_, err = record.ResumeRuns("tn_1", "ex_1", &store.ExecutionResumeParams{Runs: []*store.NodeRun{{Node: "a"}}}, at)
+	require.EqualError(t, err, `store: ExecutionResume: run 0 (node "a") has attempt 0, must be at least 1`)
+	_, err = record.ResumeRuns("tn_1", "ex_1", &store.ExecutionResumeParams{Runs: []*store.NodeRun{nil}}, at)
+	require.EqualError(t, err, "store: ExecutionResume: run 0 is nil")
+	_, err = record.ResumeRuns("tn_1", "ex_1", nil, at)
+	require.EqualError(t, err, "store: ExecutionResume needs params")
+}
+
+func TestOutbox(t *testing.T) {
+	t.Parallel()
+	created := time.Date(2025, 3, 4, 5, 6, 7, 123456789, time.FixedZone("x", 3600))
+	available := created.Add(time.Minute)
+	runs := []*store.NodeRun{
+		{ID: "nr_1", TenantID: "tn_1", ExecutionID: "ex_1", Node: "a", Attempt: 2, Status: store.RunQueued},
+		{ID: "nr_2", TenantID: "tn_1", ExecutionID: "ex_1", Node: "b", Attempt: 1, Status: store.RunPending},
+	}
+	require.Equal(t, []*store.OutboxEntry{{TenantID: "tn_1", ExecutionID: "ex_1", RunID: "nr_1", Node: "a", Attempt: 2,
+		AvailableAt: record.Norm(available), CreatedAt: record.Norm(created)}}, record.Outbox(runs, available, created))
+	require.Empty(t, record.Outbox(runs[1:], available, created))
+
+	next := record.RetryRun(runs[0], record.Norm(created))
+	require.True(t, strings.HasPrefix(next.ID, "nr_"))
+	require.Equal(t, &store.NodeRun{ID: next.ID, TenantID: "tn_1", ExecutionID: "ex_1", Node: "a", Attempt: 3,
+		Status: store.RunQueued, CreatedAt: record.Norm(created)}, next)
+}
+
+func TestRunFinish(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2025, 3, 4, 5, 6, 7, 123456789, time.FixedZone("x", 3600))
+	in := &store.RunFinishParams{RunID: "nr_1", ClaimToken: "c", Status: store.RunFailed, Output: json.RawMessage{},
+		Error: json.RawMessage(`{"m": 1}`), Retry: &store.RunRetry{AvailableAt: at}}
+	p, err := record.RunFinish(in)
+	require.NoError(t, err)
+	require.Nil(t, p.Output)
+	require.JSONEq(t, `{"m": 1}`, string(p.Error))
+	require.Equal(t, record.Norm(at), p.Retry.AvailableAt)
+	require.Equal(t, at, in.Retry.AvailableAt, "the params are not changed")
+	require.NotNil(t, in.Output)
+
+	for _, status := range []string{store.RunSucceeded, store.RunFailed, store.RunSkipped} {
+		_, err := record.RunFinish(&store.RunFinishParams{Status: status})
+		require.NoError(t, err, status)
+	}
+	for name, p := range map[string]*store.RunFinishParams{
+		"no status":      {},
+		"running":        {Status: store.RunRunning},
+		"bad output":     {Status: store.RunSucceeded, Output: json.RawMessage(`{`)},
+		"bad logs":       {Status: store.RunSucceeded, Logs: json.RawMessage(`{`)},
+		"bad error":      {Status: store.RunFailed, Error: json.RawMessage(`{`)},
+		"bad exec error": {Status: store.RunFailed, FailExecution: json.RawMessage(`{`)},
+	} {
+		_, err := record.RunFinish(p)
+		require.Error(t, err, name)
+	}
+	_, err = record.RunFinish(nil)
+	require.EqualError(t, err, "store: RunFinish needs params")
+}
+
+func TestClaimTokensAndStatuses(t *testing.T) {
+	t.Parallel()
+	a, b := record.NewClaimToken(), record.NewClaimToken()
+	require.Len(t, a, 26)
+	require.NotEqual(t, a, b)
+	for status, final := range map[string]bool{
+		store.ExecutionQueued: false, store.ExecutionRunning: false,
+		store.ExecutionSucceeded: true, store.ExecutionFailed: true, store.ExecutionCancelled: true,
+	} {
+		require.Equal(t, final, record.ExecutionFinished(status), status)
+	}
 }
 
 func TestSecrets(t *testing.T) {

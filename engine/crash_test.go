@@ -1,0 +1,267 @@
+package engine_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/wasmflow/wasmflow/engine"
+	"github.com/wasmflow/wasmflow/internal/testdb"
+	"github.com/wasmflow/wasmflow/queue"
+	"github.com/wasmflow/wasmflow/queue/asynqueue"
+	"github.com/wasmflow/wasmflow/registry"
+	"github.com/wasmflow/wasmflow/runtime"
+	"github.com/wasmflow/wasmflow/store"
+	"github.com/wasmflow/wasmflow/store/postgres"
+	"github.com/wasmflow/wasmflow/workflow"
+)
+
+// Environment of a worker process started by TestKilledWorker.
+const (
+	envWorkerDB    = "WASMFLOW_TEST_WORKER_DB"
+	envWorkerRedis = "WASMFLOW_TEST_WORKER_REDIS"
+	envWorkerQueue = "WASMFLOW_TEST_WORKER_QUEUE"
+)
+
+// TestMain lets the test binary double as a worker process.
+func TestMain(m *testing.M) {
+	if os.Getenv(envWorkerDB) != "" {
+		if err := runWorkerProcess(); err != nil {
+			fmt.Fprintln(os.Stderr, "worker:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// runWorkerProcess is a worker: PostgreSQL, Asynq, the engine's Work loop,
+// until SIGTERM (or SIGKILL, which is the point).
+func runWorkerProcess() error {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	st, err := postgres.Open(ctx, postgres.Config{URL: os.Getenv(envWorkerDB)})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	rt, err := runtime.New(ctx, runtime.Config{})
+	if err != nil {
+		return err
+	}
+	reg, err := registry.New(registry.Config{Store: st, Runtime: rt})
+	if err != nil {
+		return err
+	}
+	q, err := asynqueue.New(asynqueue.Config{RedisAddr: os.Getenv(envWorkerRedis), Queue: os.Getenv(envWorkerQueue), Concurrency: 8})
+	if err != nil {
+		return err
+	}
+	defer q.Close()
+	eng, err := engine.New(engine.Config{Store: st, Queue: q, Modules: reg, Runtime: rt, LeaseDuration: 2 * time.Second})
+	if err != nil {
+		return err
+	}
+	fmt.Println("worker ready")
+	return eng.Work(ctx)
+}
+
+const diamondOfSlowNodes = `{"name": "crash", "nodes": [
+	{"name": "start", "type": "trigger.manual"},
+	{"name": "left", "module": "test/slow-echo"},
+	{"name": "right", "module": "test/slow-echo"},
+	{"name": "merge", "type": "core.merge"},
+	{"name": "done", "type": "core.noop"}],
+	"connections": [{"from": "start", "to": "left"}, {"from": "start", "to": "right"},
+		{"from": "left", "to": "merge"}, {"from": "right", "to": "merge"}, {"from": "merge", "to": "done"}]}`
+
+// checkExactlyOnce checks that every execution succeeded, that each node
+// has one run (no output stored twice, no second merge) and that the
+// merge saw both branches.
+func checkExactlyOnce(t *testing.T, st store.Store, tenant string, ids []string) {
+	t.Helper()
+	for _, id := range ids {
+		ex, err := st.ExecutionGet(context.Background(), tenant, id)
+		require.NoError(t, err)
+		require.Equal(t, store.ExecutionSucceeded, ex.Status, "execution %s: %s", id, ex.Error)
+		runs, err := st.NodeRunList(context.Background(), tenant, id)
+		require.NoError(t, err)
+		require.Len(t, runs, 5, "execution %s has one run per node", id)
+		for _, r := range runs {
+			require.Equal(t, store.RunSucceeded, r.Status, "%s %s", id, r.Node)
+			require.Equal(t, 1, r.Attempt)
+			if r.Node == "merge" {
+				require.Len(t, portItems(t, r.Output, ""), 2)
+			}
+		}
+	}
+}
+
+// TestKilledWorker kills -9 a worker process in the middle of 200
+// executions: every execution still finishes, exactly once per node.
+func TestKilledWorker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	t.Parallel()
+	url := testdb.Postgres(t)
+	addr := testdb.RedisAddr(t)
+	ctx := t.Context()
+	st, err := postgres.Open(ctx, postgres.Config{URL: url})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	require.NoError(t, st.Migrate(ctx))
+	tenant, err := st.TenantInsert(ctx, "default")
+	require.NoError(t, err)
+	rt, err := runtime.New(ctx, runtime.Config{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = rt.Close(context.Background()) })
+	reg, err := registry.New(registry.Config{Store: st, Runtime: rt})
+	require.NoError(t, err)
+	dir := t.TempDir()
+	copyDir(t, filepath.Join("testdata", "slow-echo"), filepath.Join(dir, "slow-echo"))
+	_, err = reg.InstallDir(ctx, tenant.ID, dir)
+	require.NoError(t, err)
+	queueName := "crash-" + strings.ToLower(store.NewID("q"))
+
+	// The worker process does most of the work.
+	worker := exec.Command(os.Args[0], "-test.run=^$") //nolint:gosec,noctx // the test binary itself, killed below
+	worker.Env = append(os.Environ(), envWorkerDB+"="+url, envWorkerRedis+"="+addr, envWorkerQueue+"="+queueName)
+	out, err := worker.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, worker.Start())
+	t.Cleanup(func() { _ = worker.Process.Kill(); _ = worker.Wait() })
+	ready := make([]byte, len("worker ready"))
+	_, err = out.Read(ready)
+	require.NoError(t, err)
+
+	// This process: a smaller worker, the reconciler, and the starts.
+	q, err := asynqueue.New(asynqueue.Config{RedisAddr: addr, Queue: queueName, Concurrency: 4, ShutdownTimeout: time.Second})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = q.Close() })
+	metrics := prometheus.NewRegistry()
+	m, err := engine.NewMetrics(metrics)
+	require.NoError(t, err)
+	eng, err := engine.New(engine.Config{Store: st, Queue: q, Modules: reg, Runtime: rt, Metrics: m,
+		LeaseDuration: 2 * time.Second, ReconcileInterval: 100 * time.Millisecond, RedeliverAfter: time.Second})
+	require.NoError(t, err)
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{}, 2)
+	go func() { _ = eng.Work(runCtx); done <- struct{}{} }()
+	go func() { _ = eng.Reconcile(runCtx); done <- struct{}{} }()
+	t.Cleanup(func() { stop(); <-done; <-done })
+
+	w := &harness{t: t, store: st, reg: reg, eng: eng, tenant: tenant.ID}
+	wf := w.save(diamondOfSlowNodes)
+	var ids []string
+	for i := range 200 {
+		ids = append(ids, w.start(wf, workflow.Item{"i": float64(i)}))
+	}
+	// Kill the worker while it holds runs.
+	require.Eventually(t, func() bool {
+		n := 0
+		for _, id := range ids[:50] {
+			runs, err := st.NodeRunList(ctx, tenant.ID, id)
+			require.NoError(t, err)
+			for _, r := range runs {
+				if r.Status == store.RunRunning {
+					n++
+				}
+			}
+		}
+		return n >= 3
+	}, 30*time.Second, 5*time.Millisecond)
+	require.NoError(t, worker.Process.Signal(syscall.SIGKILL))
+	_ = worker.Wait()
+
+	for _, id := range ids {
+		w.wait(id)
+	}
+	checkExactlyOnce(t, st, tenant.ID, ids)
+	require.Positive(t, counterValue(t, metrics, "wasmflow_reconciler_actions_total", "lease_expired"),
+		"the killed worker's runs came back through their expired leases")
+}
+
+// TestQueueLosesItsData deletes the queue's data in Redis in the middle of
+// executions: the reconciler enqueues the queued runs again from the
+// outbox, and everything finishes once.
+func TestQueueLosesItsData(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, mode{name: "distributed", distributed: true}, harnessOpts{})
+	wf := h.save(diamondOfSlowNodes)
+	var ids []string
+	for i := range 40 {
+		ids = append(ids, h.start(wf, workflow.Item{"i": float64(i)}))
+	}
+	rc := redis.NewClient(&redis.Options{Addr: testdb.RedisAddr(t)})
+	defer rc.Close()
+	time.Sleep(50 * time.Millisecond)
+	keys, err := rc.Keys(t.Context(), "asynq:{"+h.queueName+"}*").Result()
+	require.NoError(t, err)
+	require.NotEmpty(t, keys)
+	require.NoError(t, rc.Del(t.Context(), keys...).Err())
+	for _, id := range ids {
+		h.wait(id)
+	}
+	checkExactlyOnce(t, h.store, h.tenant, ids)
+}
+
+// A task delivered again for a finished run changes nothing.
+func TestDuplicateDeliveryIsNoop(t *testing.T) {
+	t.Parallel()
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, m, harnessOpts{})
+			wf := h.save(`{"name": "dup", "nodes": [{"name": "start", "type": "trigger.manual"},
+				{"name": "hash", "module": "wasmflow/hash", "params": {"field": "a"}}],
+				"connections": [{"from": "start", "to": "hash"}]}`)
+			r := h.run(wf, workflow.Item{"a": "x"})
+			before := r.node(t, "hash")
+			for range 3 {
+				require.NoError(t, h.eng.Handle(t.Context(), &queue.Task{
+					ID: "again", Kind: engine.TaskKind, TenantID: h.tenant, Payload: []byte(before.ID),
+				}))
+			}
+			after := h.wait(r.ex.ID)
+			require.Len(t, after.runs, 2)
+			require.Equal(t, before.Output, after.node(t, "hash").Output)
+			require.Equal(t, before.FinishedAt, after.node(t, "hash").FinishedAt)
+			// Another tenant's id, an unknown one and another kind: nothing.
+			require.NoError(t, h.eng.Handle(t.Context(), &queue.Task{ID: "x", Kind: engine.TaskKind, TenantID: "tn_other", Payload: []byte(before.ID)}))
+			require.NoError(t, h.eng.Handle(t.Context(), &queue.Task{ID: "y", Kind: engine.TaskKind, TenantID: h.tenant, Payload: []byte("nr_unknown")}))
+			require.Error(t, h.eng.Handle(t.Context(), &queue.Task{ID: "z", Kind: "other", TenantID: h.tenant}))
+		})
+	}
+}
+
+// counterValue reads one labelled value of a counter from reg.
+func counterValue(t *testing.T, reg *prometheus.Registry, name, label string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	require.NoError(t, err)
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, metric := range f.GetMetric() {
+			for _, l := range metric.GetLabel() {
+				if l.GetValue() == label {
+					return metric.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
+}

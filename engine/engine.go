@@ -1,0 +1,295 @@
+package engine
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/wasmflow/wasmflow/queue"
+	"github.com/wasmflow/wasmflow/registry"
+	"github.com/wasmflow/wasmflow/runtime"
+	"github.com/wasmflow/wasmflow/store"
+	"github.com/wasmflow/wasmflow/workflow"
+)
+
+// Store is the storage the engine drives.
+type Store interface {
+	WorkflowGet(ctx context.Context, tenantID, id string) (*store.Workflow, error)
+	WorkflowVersionGet(ctx context.Context, tenantID, id string, version int) (*store.WorkflowVersion, error)
+	ExecutionInsert(ctx context.Context, tenantID string, p *store.ExecutionInsertParams) (*store.Execution, []*store.NodeRun, error)
+	ExecutionGet(ctx context.Context, tenantID, id string) (*store.Execution, error)
+	NodeRunList(ctx context.Context, tenantID, executionID string) ([]*store.NodeRun, error)
+	store.Runs
+}
+
+// Modules loads the module versions that workflows lock.
+type Modules interface {
+	Load(ctx context.Context, tenantID, name, version string) (*registry.Module, error)
+}
+
+// Runtime runs one module once: the part of *runtime.Runtime the engine uses.
+type Runtime interface {
+	Run(ctx context.Context, p *runtime.RunParams) (*runtime.Result, error)
+}
+
+// Config configures an Engine. Store, Queue, Modules and Runtime are
+// required; every other field has a default.
+type Config struct {
+	Store   Store
+	Queue   queue.Queue
+	Modules Modules
+	Runtime Runtime
+	// Logger receives a line per failure the engine handles. Defaults to discarding.
+	Logger *slog.Logger
+	// Metrics, when set, counts what the engine does.
+	Metrics *Metrics
+	// LeaseDuration is how long a claim holds a run without being extended;
+	// a worker extends it every third of it. A run whose worker died is
+	// queued again once it expires. Defaults to 30s.
+	LeaseDuration time.Duration
+	// ExecutionTimeout bounds an execution whose workflow sets no
+	// settings.timeout_ms, and caps those that do. Defaults to 1h.
+	ExecutionTimeout time.Duration
+	// ReconcileInterval is the pause between reconciler passes. Defaults to 1s.
+	ReconcileInterval time.Duration
+	// RedeliverAfter is how old an outbox entry must be before the
+	// reconciler enqueues it again: long enough that the process that wrote
+	// it has enqueued it. Defaults to 5s.
+	RedeliverAfter time.Duration
+	// Retention prunes finished executions older than it; 0 keeps them.
+	Retention time.Duration
+	// Now is the clock; defaults to time.Now.
+	Now func() time.Time
+}
+
+// Defaults.
+const (
+	DefaultLeaseDuration     = 30 * time.Second
+	DefaultExecutionTimeout  = time.Hour
+	DefaultReconcileInterval = time.Second
+	DefaultRedeliverAfter    = 5 * time.Second
+	// TaskKind is the kind of every queue task the engine enqueues.
+	TaskKind = "node_run"
+	// reconcileBatch bounds the rows one reconciler step handles.
+	reconcileBatch = 500
+)
+
+// Engine starts, runs and controls executions. It is safe for concurrent
+// use; one Engine serves every role of a process.
+type Engine struct {
+	store   Store
+	queue   queue.Queue
+	modules *moduleCache
+	rt      Runtime
+	log     *slog.Logger
+	metrics *Metrics
+	now     func() time.Time
+
+	lease            time.Duration
+	executionTimeout time.Duration
+	reconcileEvery   time.Duration
+	redeliverAfter   time.Duration
+	retention        time.Duration
+
+	versions *versionCache
+	running  *runningSet
+}
+
+// New applies Config's defaults, validates it and builds an Engine.
+func New(cfg Config) (*Engine, error) {
+	switch {
+	case cfg.Store == nil:
+		return nil, errors.New("engine: Config.Store is required")
+	case cfg.Queue == nil:
+		return nil, errors.New("engine: Config.Queue is required")
+	case cfg.Modules == nil:
+		return nil, errors.New("engine: Config.Modules is required")
+	case cfg.Runtime == nil:
+		return nil, errors.New("engine: Config.Runtime is required")
+	case cfg.LeaseDuration < 0, cfg.ExecutionTimeout < 0, cfg.ReconcileInterval < 0, cfg.RedeliverAfter < 0, cfg.Retention < 0:
+		return nil, errors.New("engine: durations must not be negative")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Engine{
+		store:            cfg.Store,
+		queue:            cfg.Queue,
+		modules:          newModuleCache(cfg.Modules, 64),
+		rt:               cfg.Runtime,
+		log:              cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
+		metrics:          cfg.Metrics,
+		now:              cfg.Now,
+		lease:            cmp.Or(cfg.LeaseDuration, DefaultLeaseDuration),
+		executionTimeout: cmp.Or(cfg.ExecutionTimeout, DefaultExecutionTimeout),
+		reconcileEvery:   cmp.Or(cfg.ReconcileInterval, DefaultReconcileInterval),
+		redeliverAfter:   cmp.Or(cfg.RedeliverAfter, DefaultRedeliverAfter),
+		retention:        cfg.Retention,
+		versions:         newVersionCache(256),
+		running:          newRunningSet(),
+	}, nil
+}
+
+// Trigger kinds: what started an execution.
+const (
+	TriggerManual   = "manual"
+	TriggerWebhook  = "webhook"
+	TriggerSchedule = "schedule"
+	TriggerError    = "error"
+)
+
+// StartParams describes a new execution.
+type StartParams struct {
+	// Trigger is what started it (TriggerManual, …); the trigger node of
+	// that type receives Input, other trigger nodes are skipped.
+	Trigger string
+	// Input are the items the trigger node outputs; nil or empty gives one
+	// empty item, so that a manual run of a workflow starts something.
+	Input []workflow.Item
+}
+
+// Start starts an execution of the workflow's current version.
+// store.ErrNotFound when the workflow is not the tenant's.
+func (e *Engine) Start(ctx context.Context, tenantID, workflowID string, p StartParams) (*store.Execution, error) {
+	wf, err := e.store.WorkflowGet(ctx, tenantID, workflowID)
+	if err != nil {
+		return nil, fmt.Errorf("engine: start: %w", err)
+	}
+	def := &wf.Definition
+	trigger := cmp.Or(p.Trigger, TriggerManual)
+	if !hasTrigger(def, trigger) {
+		return nil, &Error{Code: CodeNoTrigger, Message: fmt.Sprintf("the workflow has no trigger.%s node", trigger)}
+	}
+	input := p.Input
+	if len(input) == 0 {
+		input = []workflow.Item{{}}
+	}
+	inputJSON, err := json.Marshal(input)
+	if err != nil {
+		return nil, &Error{Code: CodeInvalidInput, Message: "the input items are not JSON: " + err.Error()}
+	}
+	g := newGraph(def)
+	runs := make([]*store.NodeRun, 0, len(def.Nodes))
+	for _, n := range def.Nodes {
+		r := &store.NodeRun{Node: n.Name, Attempt: 1, Status: store.RunPending, Pending: len(g.parents[n.Name])}
+		if r.Pending == 0 {
+			r.Status = store.RunQueued
+		}
+		runs = append(runs, r)
+	}
+	deadline := e.now().Add(e.timeoutOf(def))
+	ex, inserted, err := e.store.ExecutionInsert(ctx, tenantID, &store.ExecutionInsertParams{
+		WorkflowID: wf.ID, WorkflowVersion: wf.Version, Trigger: trigger, Input: inputJSON,
+		DeadlineAt: &deadline, Runs: runs,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("engine: start: %w", err)
+	}
+	e.metrics.executionStarted()
+	var queued []*store.OutboxEntry
+	for _, r := range inserted {
+		if r.Status == store.RunQueued {
+			queued = append(queued, &store.OutboxEntry{TenantID: tenantID, ExecutionID: ex.ID, RunID: r.ID,
+				Node: r.Node, Attempt: r.Attempt, AvailableAt: r.CreatedAt, CreatedAt: r.CreatedAt})
+		}
+	}
+	e.enqueue(ctx, queued)
+	return ex, nil
+}
+
+func hasTrigger(def *workflow.Workflow, kind string) bool {
+	for i := range def.Nodes {
+		if def.Nodes[i].Type == "trigger."+kind {
+			return true
+		}
+	}
+	return false
+}
+
+// timeoutOf is the execution timeout of a workflow.
+func (e *Engine) timeoutOf(def *workflow.Workflow) time.Duration {
+	if def.Settings != nil && def.Settings.TimeoutMS > 0 {
+		return min(time.Duration(def.Settings.TimeoutMS)*time.Millisecond, e.executionTimeout)
+	}
+	return e.executionTimeout
+}
+
+// enqueue hands queued runs to the queue. A failure is logged and left to
+// the reconciler: the outbox entry stays until the run is claimed.
+func (e *Engine) enqueue(ctx context.Context, entries []*store.OutboxEntry) {
+	for _, en := range entries {
+		err := e.queue.Enqueue(context.WithoutCancel(ctx), &queue.Task{
+			ID:        fmt.Sprintf("%s:%s:%d", en.ExecutionID, en.Node, en.Attempt),
+			Kind:      TaskKind,
+			TenantID:  en.TenantID,
+			Payload:   []byte(en.RunID),
+			ProcessAt: en.AvailableAt,
+		})
+		if err != nil {
+			e.log.WarnContext(ctx, "enqueue failed; the reconciler will retry",
+				slog.String("run_id", en.RunID), slog.Any("err", err))
+		}
+	}
+}
+
+// Get reads an execution with its node runs.
+func (e *Engine) Get(ctx context.Context, tenantID, id string) (*store.Execution, []*store.NodeRun, error) {
+	ex, err := e.store.ExecutionGet(ctx, tenantID, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	runs, err := e.store.NodeRunList(ctx, tenantID, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ex, runs, nil
+}
+
+// Finished reports whether an execution status is final.
+func Finished(status string) bool {
+	switch status {
+	case store.ExecutionSucceeded, store.ExecutionFailed, store.ExecutionCancelled:
+		return true
+	}
+	return false
+}
+
+// Wait polls an execution until it has finished or ctx is done, and returns
+// it as last read (finished or not); only a store failure is an error.
+func (e *Engine) Wait(ctx context.Context, tenantID, id string) (*store.Execution, error) {
+	delay := 5 * time.Millisecond
+	for {
+		ex, err := e.store.ExecutionGet(context.WithoutCancel(ctx), tenantID, id)
+		if err != nil || Finished(ex.Status) {
+			return ex, err
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ex, nil
+		case <-t.C:
+		}
+		delay = min(delay*2, 100*time.Millisecond)
+	}
+}
+
+// Cancel cancels an execution that has not finished, with its open runs; a
+// run in progress in this process is stopped at once, elsewhere at its next
+// lease extension. An *Error with CodeFinished when it has finished.
+func (e *Engine) Cancel(ctx context.Context, tenantID, id string) (*store.Execution, error) {
+	ex, err := e.store.ExecutionCancel(ctx, tenantID, id)
+	if errors.Is(err, store.ErrConflict) {
+		return nil, &Error{Code: CodeFinished, Message: "the execution has finished already"}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("engine: cancel: %w", err)
+	}
+	e.running.cancelExecution(id)
+	e.metrics.executionFinished(ex.Status)
+	return ex, nil
+}

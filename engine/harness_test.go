@@ -1,0 +1,262 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wasmflow/wasmflow/engine"
+	"github.com/wasmflow/wasmflow/internal/testdb"
+	"github.com/wasmflow/wasmflow/queue"
+	"github.com/wasmflow/wasmflow/queue/asynqueue"
+	"github.com/wasmflow/wasmflow/queue/inproc"
+	"github.com/wasmflow/wasmflow/registry"
+	"github.com/wasmflow/wasmflow/runtime"
+	"github.com/wasmflow/wasmflow/store"
+	"github.com/wasmflow/wasmflow/store/postgres"
+	"github.com/wasmflow/wasmflow/store/sqlite"
+	"github.com/wasmflow/wasmflow/workflow"
+)
+
+// backendStore is a store the harness can migrate and close.
+type backendStore interface {
+	store.Store
+	Migrate(ctx context.Context) error
+}
+
+// harness is a running engine setup: a store, a registry with the example
+// nodes, and workers.
+type harness struct {
+	t      *testing.T
+	store  store.Store
+	reg    *registry.Registry
+	eng    *engine.Engine // starts executions; also a worker
+	tenant string
+	// queueName is the Asynq queue of a distributed harness.
+	queueName string
+}
+
+type mode struct {
+	name string
+	// distributed runs PostgreSQL + Asynq with two worker engines.
+	distributed bool
+}
+
+var modes = []mode{{name: "embedded"}, {name: "distributed", distributed: true}}
+
+// examples are the plugins-examples the tests install (the Go one is left
+// out: compiling 3.4 MB under the race detector takes half a minute).
+var examples = []string{"filter", "hash", "text-template"}
+
+type harnessOpts struct {
+	lease time.Duration
+}
+
+func newHarness(t *testing.T, m mode, o harnessOpts) *harness {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var st backendStore
+	var err error
+	if m.distributed {
+		st, err = postgres.Open(ctx, postgres.Config{URL: testdb.Postgres(t)})
+	} else {
+		st, err = sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "wasmflow.db")})
+	}
+	require.NoError(t, err)
+	require.NoError(t, st.Migrate(ctx))
+	tenant, err := st.TenantInsert(ctx, "default")
+	require.NoError(t, err)
+
+	rt, err := runtime.New(ctx, runtime.Config{})
+	require.NoError(t, err)
+	reg, err := registry.New(registry.Config{Store: st, Runtime: rt})
+	require.NoError(t, err)
+	dir := t.TempDir()
+	for _, name := range examples {
+		copyDir(t, filepath.Join("..", "plugins-examples", name), filepath.Join(dir, name))
+	}
+	copyDir(t, filepath.Join("testdata", "loop"), filepath.Join(dir, "loop"))
+	copyDir(t, filepath.Join("testdata", "slow-echo"), filepath.Join(dir, "slow-echo"))
+	_, err = reg.InstallDir(ctx, tenant.ID, dir)
+	require.NoError(t, err)
+
+	lease := o.lease
+	if lease == 0 {
+		lease = 3 * time.Second
+	}
+	var wg sync.WaitGroup
+	var queues []queue.Queue
+	newEngine := func(q queue.Queue) *engine.Engine {
+		eng, err := engine.New(engine.Config{
+			Store: st, Queue: q, Modules: reg, Runtime: rt, Logger: testdb.Logger(t),
+			LeaseDuration: lease, ReconcileInterval: 50 * time.Millisecond, RedeliverAfter: 500 * time.Millisecond,
+		})
+		require.NoError(t, err)
+		queues = append(queues, q)
+		wg.Go(func() { _ = eng.Work(ctx) })
+		return eng
+	}
+	var first *engine.Engine
+	var name string
+	if m.distributed {
+		addr := testdb.RedisAddr(t)
+		name = "engine-test-" + strings.ToLower(store.NewID("q"))
+		for range 2 {
+			q, err := asynqueue.New(asynqueue.Config{RedisAddr: addr, Queue: name, Concurrency: 8, ShutdownTimeout: time.Second})
+			require.NoError(t, err)
+			eng := newEngine(q)
+			if first == nil {
+				first = eng
+			}
+		}
+	} else {
+		q, err := inproc.New(inproc.Config{Workers: 8, ShutdownTimeout: time.Second})
+		require.NoError(t, err)
+		first = newEngine(q)
+	}
+	wg.Go(func() { _ = first.Reconcile(ctx) })
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+		for _, q := range queues {
+			_ = q.Close()
+		}
+		_ = rt.Close(context.Background())
+		_ = st.Close()
+	})
+	return &harness{t: t, store: st, reg: reg, eng: first, tenant: tenant.ID, queueName: name}
+}
+
+func copyDir(t *testing.T, from, to string) {
+	t.Helper()
+	require.NoError(t, os.MkdirAll(to, 0o750))
+	for _, pattern := range []string{"*.wasm", "wasmflow.json"} {
+		files, err := filepath.Glob(filepath.Join(from, pattern))
+		require.NoError(t, err)
+		for _, f := range files {
+			data, err := os.ReadFile(f)
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(filepath.Join(to, filepath.Base(f)), data, 0o600))
+		}
+	}
+}
+
+// save stores a workflow with its module references locked, as the API does.
+func (h *harness) save(def string) string {
+	h.t.Helper()
+	w, err := workflow.Parse([]byte(def))
+	require.NoError(h.t, err)
+	h.lock(w)
+	stored, err := h.store.WorkflowInsert(context.Background(), h.tenant, w)
+	require.NoError(h.t, err)
+	return stored.ID
+}
+
+func (h *harness) lock(w *workflow.Workflow) {
+	for i := range w.Nodes {
+		if w.Nodes[i].IsModule() {
+			r, err := h.reg.Resolve(context.Background(), h.tenant, w.Nodes[i].Module)
+			require.NoError(h.t, err)
+			w.Nodes[i].Lock = &workflow.Lock{Version: r.Version, Digest: r.Digest}
+		}
+	}
+}
+
+// update saves a new version of a workflow.
+func (h *harness) update(id, def string) {
+	h.t.Helper()
+	w, err := workflow.Parse([]byte(def))
+	require.NoError(h.t, err)
+	h.lock(w)
+	_, err = h.store.WorkflowUpdate(context.Background(), h.tenant, id, &store.WorkflowUpdateParams{Definition: *w})
+	require.NoError(h.t, err)
+}
+
+// start starts an execution with the given items.
+func (h *harness) start(wfID string, items ...workflow.Item) string {
+	h.t.Helper()
+	ex, err := h.eng.Start(context.Background(), h.tenant, wfID, engine.StartParams{Trigger: engine.TriggerManual, Input: items})
+	require.NoError(h.t, err)
+	return ex.ID
+}
+
+// result is a finished execution as the tests look at it.
+type result struct {
+	ex   *store.Execution
+	runs []*store.NodeRun
+}
+
+// wait waits for an execution to finish (at most 60 s) and reads it.
+func (h *harness) wait(id string) *result {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ex, err := h.eng.Wait(ctx, h.tenant, id)
+	require.NoError(h.t, err)
+	if !engine.Finished(ex.Status) {
+		_, runs, _ := h.eng.Get(context.Background(), h.tenant, id)
+		for _, r := range runs {
+			h.t.Logf("run %s %s attempt %d: %s pending %d lease %v started %v", r.ID, r.Node, r.Attempt, r.Status, r.Pending, r.LeaseUntil, r.StartedAt)
+		}
+		h.t.Fatalf("execution %s still %s after 60s", id, ex.Status)
+	}
+	ex, runs, err := h.eng.Get(context.Background(), h.tenant, id)
+	require.NoError(h.t, err)
+	return &result{ex: ex, runs: runs}
+}
+
+// run starts an execution and waits for it.
+func (h *harness) run(wfID string, items ...workflow.Item) *result {
+	h.t.Helper()
+	return h.wait(h.start(wfID, items...))
+}
+
+// node returns the latest run of a node.
+func (r *result) node(t *testing.T, name string) *store.NodeRun {
+	t.Helper()
+	var latest *store.NodeRun
+	for _, run := range r.runs {
+		if run.Node == name && (latest == nil || run.Attempt > latest.Attempt) {
+			latest = run
+		}
+	}
+	require.NotNil(t, latest, "no run of node %q", name)
+	return latest
+}
+
+// attempts returns every run of a node, in attempt order.
+func (r *result) attempts(name string) []*store.NodeRun {
+	var out []*store.NodeRun
+	for _, run := range r.runs {
+		if run.Node == name {
+			out = append(out, run)
+		}
+	}
+	return out
+}
+
+// items decodes a node's main output items.
+func (r *result) items(t *testing.T, name string) []map[string]any {
+	t.Helper()
+	return portItems(t, r.node(t, name).Output, "")
+}
+
+func portItems(t *testing.T, raw json.RawMessage, port string) []map[string]any {
+	t.Helper()
+	var doc struct {
+		Items   []map[string]any            `json:"items"`
+		Outputs map[string][]map[string]any `json:"outputs"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &doc), "output %s", raw)
+	if port == "" {
+		return doc.Items
+	}
+	return doc.Outputs[port]
+}

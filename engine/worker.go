@@ -1,0 +1,232 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/wasmflow/wasmflow/queue"
+	"github.com/wasmflow/wasmflow/store"
+	"github.com/wasmflow/wasmflow/workflow"
+)
+
+// Work delivers the queue's tasks to Handle until ctx is done (the worker
+// role). On shutdown the queue waits for running handlers, then cancels
+// them; a run cut off that way is handed back (queued again) at once.
+func (e *Engine) Work(ctx context.Context) error {
+	return e.queue.Run(ctx, e.Handle)
+}
+
+// errLeaseLost is the cause of a run stopped because its claim no longer
+// holds (its lease expired and the run was queued again, or it was cancelled).
+var errLeaseLost = errors.New("the run's claim was lost")
+
+// Handle runs the node run a task names. It is idempotent: a task for a run
+// that is not queued (a duplicate delivery, a run already claimed, finished
+// or cancelled) does nothing.
+func (e *Engine) Handle(ctx context.Context, t *queue.Task) error {
+	if t.Kind != TaskKind {
+		return fmt.Errorf("engine: task %s has unknown kind %q", t.ID, t.Kind)
+	}
+	tenantID, runID := t.TenantID, string(t.Payload)
+	run, err := e.store.RunClaim(ctx, tenantID, runID, e.now().Add(e.lease))
+	if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+		// Not queued: a duplicate. Its outbox entry, if one is left, is stale.
+		e.metrics.duplicateDelivery()
+		return e.deleteOutbox(ctx, tenantID, runID)
+	}
+	if err != nil {
+		return fmt.Errorf("engine: claim %s: %w", runID, err) // the outbox entry stays: redelivered later
+	}
+	if err := e.deleteOutbox(ctx, tenantID, runID); err != nil {
+		e.log.WarnContext(ctx, "outbox entry not deleted; a duplicate delivery will find the run claimed",
+			slog.String("run_id", runID), slog.Any("err", err))
+	}
+	return e.execute(ctx, tenantID, run)
+}
+
+func (e *Engine) deleteOutbox(ctx context.Context, tenantID, runID string) error {
+	if err := e.store.OutboxDelete(context.WithoutCancel(ctx), tenantID, runID); err != nil {
+		return fmt.Errorf("engine: outbox delete %s: %w", runID, err)
+	}
+	return nil
+}
+
+// execute runs a claimed run and finishes it.
+func (e *Engine) execute(ctx context.Context, tenantID string, run *store.NodeRun) error {
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	e.running.add(run.ExecutionID, run.ID, cancel)
+	defer e.running.remove(run.ExecutionID, run.ID)
+	stopHeartbeat := e.heartbeat(runCtx, cancel, tenantID, run)
+	defer stopHeartbeat()
+
+	started := e.now()
+	out, node, err := e.runNode(runCtx, tenantID, run)
+	if err != nil {
+		// The store failed while reading what the run needs: the lease
+		// expires and the run is queued again.
+		return fmt.Errorf("engine: run %s: %w", run.ID, err)
+	}
+	stopHeartbeat()
+	switch cause := context.Cause(runCtx); {
+	case errors.Is(cause, errExecutionCancelled), errors.Is(cause, errLeaseLost):
+		return nil // the store says where the run stands; nothing to finish
+	case ctx.Err() != nil:
+		// Shutdown cut the run off: leave it to the lease, which hands it
+		// to another worker.
+		e.log.InfoContext(ctx, "run interrupted by shutdown; it will be queued again",
+			slog.String("run_id", run.ID), slog.String("node", run.Node))
+		return nil
+	}
+	e.metrics.nodeRun(node, out.status, e.now().Sub(started))
+	return e.finish(ctx, tenantID, run, node, out)
+}
+
+// heartbeat extends the run's lease every third of it until stopped; when
+// the claim is lost it cancels the run.
+func (e *Engine) heartbeat(ctx context.Context, cancel context.CancelCauseFunc, tenantID string, run *store.NodeRun) (stop func()) {
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(e.lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			err := e.store.RunExtendLease(ctx, tenantID, run.ID, run.ClaimToken, e.now().Add(e.lease))
+			if errors.Is(err, store.ErrConflict) {
+				cancel(errLeaseLost)
+				return
+			}
+			if err != nil && ctx.Err() == nil {
+				e.log.WarnContext(ctx, "lease not extended", slog.String("run_id", run.ID), slog.Any("err", err))
+			}
+		}
+	}()
+	var once bool
+	return func() {
+		if !once {
+			once = true
+			close(done)
+			<-stopped
+		}
+	}
+}
+
+// finish stores the run's outcome with what it causes, then enqueues the
+// runs it queued.
+func (e *Engine) finish(ctx context.Context, tenantID string, run *store.NodeRun, node *workflow.Node, out *outcome) error {
+	p := &store.RunFinishParams{
+		RunID: run.ID, ClaimToken: run.ClaimToken, Status: out.status,
+		Output: out.output, Logs: out.logs, InputSize: out.inputSize,
+	}
+	if out.err != nil {
+		p.Status = store.RunFailed
+		switch {
+		case node != nil && e.shouldRetry(ctx, tenantID, run, node):
+			at := e.now().Add(backoff(node.Retry, run.Attempt))
+			out.err.RetryAt = at.UTC().Format(time.RFC3339Nano)
+			p.Retry = &store.RunRetry{AvailableAt: at}
+		case node != nil && node.OnError == workflow.OnErrorContinue:
+			item := workflow.Item{"error": map[string]any{"kind": out.err.Kind, "message": out.err.Message}}
+			p.Output, _ = json.Marshal(workflow.OutputDocument{Items: []workflow.Item{item}})
+		default:
+			p.FailExecution, _ = json.Marshal(map[string]any{
+				"node": run.Node, "kind": out.err.Kind, "message": out.err.Message,
+			})
+		}
+		p.Error, _ = json.Marshal(out.err)
+	}
+	if p.Retry == nil && p.FailExecution == nil && node != nil {
+		for _, child := range e.childrenOf(ctx, tenantID, run, node) {
+			p.Release = append(p.Release, store.ChildRelease{Node: child})
+		}
+	}
+	res, err := e.store.RunFinish(context.WithoutCancel(ctx), tenantID, p)
+	if errors.Is(err, store.ErrConflict) {
+		return nil // the claim was lost meanwhile: whoever holds the run now finishes it
+	}
+	if err != nil {
+		return fmt.Errorf("engine: finish %s: %w", run.ID, err)
+	}
+	if Finished(res.Execution.Status) {
+		e.metrics.executionFinished(res.Execution.Status)
+	}
+	e.enqueue(ctx, res.Queued)
+	return nil
+}
+
+// childrenOf lists the node's children from the plan (read again if it was
+// evicted meanwhile).
+func (e *Engine) childrenOf(ctx context.Context, tenantID string, run *store.NodeRun, node *workflow.Node) []string {
+	ex, err := e.store.ExecutionGet(ctx, tenantID, run.ExecutionID)
+	if err != nil {
+		return nil
+	}
+	p, err := e.plan(ctx, tenantID, ex.WorkflowID, ex.WorkflowVersion)
+	if err != nil {
+		return nil
+	}
+	return p.graph.children[node.Name]
+}
+
+// shouldRetry reports whether a failed run gets another attempt: the
+// attempts of this round (since the execution was last started or
+// resumed) are fewer than the node's max_attempts.
+func (e *Engine) shouldRetry(ctx context.Context, tenantID string, run *store.NodeRun, node *workflow.Node) bool {
+	if node.Retry == nil || node.Retry.MaxAttempts <= 1 {
+		return false
+	}
+	runs, err := e.store.NodeRunList(ctx, tenantID, run.ExecutionID)
+	if err != nil {
+		return false
+	}
+	return attemptsInRound(runs, run) < node.Retry.MaxAttempts
+}
+
+// attemptsInRound counts run and the attempts of its node just before it
+// that failed and were retried (their error names a retry time).
+func attemptsInRound(runs []*store.NodeRun, run *store.NodeRun) int {
+	byAttempt := map[int]*store.NodeRun{}
+	for _, r := range runs {
+		if r.Node == run.Node {
+			byAttempt[r.Attempt] = r
+		}
+	}
+	n := 1
+	for a := run.Attempt - 1; a >= 1; a-- {
+		prev, ok := byAttempt[a]
+		if !ok || prev.Status != store.RunFailed {
+			break
+		}
+		var re RunError
+		if json.Unmarshal(prev.Error, &re) != nil || re.RetryAt == "" {
+			break
+		}
+		n++
+	}
+	return n
+}
+
+// backoff is the wait before the attempt after attempt: BackoffMS, doubled
+// for each later attempt, capped at an hour.
+func backoff(r *workflow.Retry, attempt int) time.Duration {
+	if r == nil || r.BackoffMS <= 0 {
+		return 0
+	}
+	d := time.Duration(r.BackoffMS) * time.Millisecond
+	for i := 1; i < attempt && d < time.Hour; i++ {
+		d *= 2
+	}
+	return min(d, time.Hour)
+}
