@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -86,6 +87,19 @@ func (s *Server) registerExecutions() {
 		Tags:          tags,
 		DefaultStatus: http.StatusAccepted,
 		Errors:        []int{http.StatusBadRequest, http.StatusNotFound, http.StatusUnprocessableEntity},
+		// huma documents only DefaultStatus; a start that waits answers 200.
+		Responses: map[string]*huma.Response{
+			"200": {
+				Description: "The execution finished within ?wait=.",
+				Headers: map[string]*huma.Param{"Location": {
+					Description: "The execution's URL.",
+					Schema:      &huma.Schema{Type: huma.TypeString, Description: "The execution's URL."},
+				}},
+				Content: map[string]*huma.MediaType{"application/json": {
+					Schema: s.api.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[executionResponse](), true, ""),
+				}},
+			},
+		},
 	}, auth.RoleRunner, s.startExecution)
 	register(s, huma.Operation{
 		OperationID: "listExecutions",
@@ -165,6 +179,7 @@ func (s *Server) startExecution(ctx context.Context, in *startExecutionInput) (*
 	if err != nil {
 		return nil, engineProblem(err)
 	}
+	s.audit(ctx, p, "execution.start", ex.ID, map[string]any{"workflow_id": ex.WorkflowID, "workflow_version": ex.WorkflowVersion})
 	status := http.StatusAccepted
 	if wait > 0 {
 		waitCtx, cancel := context.WithTimeout(ctx, wait)
@@ -236,6 +251,7 @@ func (s *Server) cancelExecution(ctx context.Context, in *executionIDInput) (*ex
 	if err != nil {
 		return nil, engineProblem(err)
 	}
+	s.audit(ctx, p, "execution.cancel", ex.ID, nil)
 	runs, err := s.store.NodeRunList(ctx, p.TenantID, ex.ID)
 	if err != nil {
 		return nil, err
@@ -252,6 +268,7 @@ func (s *Server) retryExecution(ctx context.Context, in *executionIDInput) (*exe
 	if err != nil {
 		return nil, engineProblem(err)
 	}
+	s.audit(ctx, p, "execution.retry", ex.ID, nil)
 	return s.executionOutput(ctx, p.TenantID, ex, http.StatusAccepted)
 }
 

@@ -17,12 +17,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
 	"github.com/wasmflow/wasmflow/auth"
+	"github.com/wasmflow/wasmflow/engine"
+	"github.com/wasmflow/wasmflow/queue/inproc"
 	"github.com/wasmflow/wasmflow/registry"
 	"github.com/wasmflow/wasmflow/registry/registrytest"
+	"github.com/wasmflow/wasmflow/runtime"
 	"github.com/wasmflow/wasmflow/store"
 	"github.com/wasmflow/wasmflow/store/sqlite"
 )
@@ -88,6 +93,11 @@ type envOpts struct {
 	// registry, when set, gives the server a registry on the env's store
 	// (and a runtime of its own) configured by it.
 	registry *registry.Config
+	// engine gives the server an engine (and so the execution routes) and
+	// a /metrics handler: an in-process queue, the env's store, a registry
+	// (configured by registry when set) and its runtime, with a worker and
+	// a reconciler running until the test ends.
+	engine bool
 }
 
 func newEnv(t testing.TB) *env { return newEnvWith(t, envOpts{}) }
@@ -105,7 +115,14 @@ func newEnvWith(t testing.TB, o envOpts) *env {
 	cfg := o.cfg
 	cfg.Store = st
 	cfg.Logger = slog.New(slog.NewJSONHandler(logs, nil))
-	if o.registry != nil {
+	switch {
+	case o.engine:
+		var rcfg registry.Config
+		if o.registry != nil {
+			rcfg = *o.registry
+		}
+		cfg.Registry, cfg.Engine, cfg.Metrics = startEngine(t, st, rcfg, cfg.Logger)
+	case o.registry != nil:
 		cfg.Registry = registrytest.New(t, st, *o.registry)
 	}
 	srv, err := newServer(cfg, o.extra)
@@ -113,6 +130,42 @@ func newEnvWith(t testing.TB, o envOpts) *env {
 	e := &env{t: t, store: st, srv: srv, key: key, tenantID: tenant.ID, logs: logs}
 	e.start()
 	return e
+}
+
+// startEngine builds a runtime, a registry on st configured by rcfg, an
+// in-process queue and an engine with its metrics, and runs the engine's
+// worker and reconciler until the test ends (before the store closes, after
+// the server has: cleanups run last registered first).
+func startEngine(t testing.TB, st *sqlite.Store, rcfg registry.Config, logger *slog.Logger) (*registry.Registry, *engine.Engine, http.Handler) {
+	t.Helper()
+	// Not registrytest.New: the engine runs modules on the registry's runtime.
+	rt, err := runtime.New(context.Background(), runtime.Config{})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, rt.Close(context.Background())) })
+	rcfg.Store, rcfg.Runtime = st, rt
+	reg, err := registry.New(rcfg)
+	require.NoError(t, err)
+
+	q, err := inproc.New(inproc.Config{Workers: 8, ShutdownTimeout: time.Second, Logger: logger})
+	require.NoError(t, err)
+	metrics := prometheus.NewRegistry()
+	m, err := engine.NewMetrics(metrics)
+	require.NoError(t, err)
+	eng, err := engine.New(engine.Config{
+		Store: st, Queue: q, Modules: reg, Runtime: rt, Logger: logger, Metrics: m,
+		ReconcileInterval: 50 * time.Millisecond, RedeliverAfter: 500 * time.Millisecond,
+	})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = eng.Work(ctx) })
+	wg.Go(func() { _ = eng.Reconcile(ctx) })
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+		require.NoError(t, q.Close())
+	})
+	return reg, eng, promhttp.HandlerFor(metrics, promhttp.HandlerOpts{})
 }
 
 // start serves e.srv on a fresh loopback port until the test ends.

@@ -168,10 +168,11 @@ func TestKilledWorker(t *testing.T) {
 	for i := range 200 {
 		ids = append(ids, w.start(wf, workflow.Item{"i": float64(i)}))
 	}
-	// Kill the worker while it holds runs.
+	// Kill the worker while runs are in flight (most of them on the worker,
+	// which has twice this process's concurrency).
 	require.Eventually(t, func() bool {
 		n := 0
-		for _, id := range ids[:50] {
+		for _, id := range ids {
 			runs, err := st.NodeRunList(ctx, tenant.ID, id)
 			require.NoError(t, err)
 			for _, r := range runs {
@@ -179,9 +180,12 @@ func TestKilledWorker(t *testing.T) {
 					n++
 				}
 			}
+			if n >= 6 {
+				return true
+			}
 		}
-		return n >= 3
-	}, 30*time.Second, 5*time.Millisecond)
+		return false
+	}, 60*time.Second, time.Millisecond)
 	require.NoError(t, worker.Process.Signal(syscall.SIGKILL))
 	_ = worker.Wait()
 

@@ -19,15 +19,21 @@
 //     node while extending the lease, and finishes the run: output, logs and
 //     error stored, children's counters decremented, children that reach
 //     zero queued with outbox entries, all in one transaction that holds
-//     only if the claim still does. Then it enqueues the children.
+//     only if the claim still does. Then it enqueues the children. A run
+//     that the worker's shutdown cuts off (the queue cancels its handler
+//     after its shutdown timeout) is handed back instead: queued again at
+//     once with an outbox entry, its claim and lease cleared, if the claim
+//     still holds it, for another worker (or this one after a restart) to
+//     run from the start.
 //  4. A failed run is retried per the node's policy (each attempt a run of
 //     its own, after a doubling backoff); once out of attempts it fails the
 //     execution (cancelling what remains) or, with on_error: continue, its
 //     error becomes its output item and the execution goes on.
 //  5. The reconciler enqueues outbox entries that stayed (a crash between
 //     commit and enqueue, a queue that lost its data), queues again runs
-//     whose lease expired (a worker that died), fails executions past their
-//     deadline and prunes old finished executions.
+//     whose lease expired (a worker that died, or that could not hand its
+//     runs back when it shut down), fails executions past their deadline
+//     and prunes old finished executions.
 //
 // A node runs when every parent has finished or been skipped; a node whose
 // inputs are all empty is skipped, so an IF's untaken branch is skipped and

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/wasmflow/wasmflow/queue"
@@ -97,6 +98,7 @@ type Engine struct {
 
 	versions *versionCache
 	running  *runningSet
+	waiters  *waiters
 }
 
 // New applies Config's defaults, validates it and builds an Engine.
@@ -131,6 +133,7 @@ func New(cfg Config) (*Engine, error) {
 		retention:        cfg.Retention,
 		versions:         newVersionCache(256),
 		running:          newRunningSet(),
+		waiters:          newWaiters(),
 	}, nil
 }
 
@@ -258,9 +261,14 @@ func Finished(status string) bool {
 	return false
 }
 
-// Wait polls an execution until it has finished or ctx is done, and returns
-// it as last read (finished or not); only a store failure is an error.
+// Wait waits until an execution has finished or ctx is done, and returns
+// it as last read (finished or not); only a store failure is an error. An
+// execution finished by this process wakes it at once; one finished by
+// another process is seen by polling the store (every 5 ms, backing off to
+// 100 ms).
 func (e *Engine) Wait(ctx context.Context, tenantID, id string) (*store.Execution, error) {
+	woken, stop := e.waiters.add(id)
+	defer stop()
 	delay := 5 * time.Millisecond
 	for {
 		ex, err := e.store.ExecutionGet(context.WithoutCancel(ctx), tenantID, id)
@@ -272,9 +280,50 @@ func (e *Engine) Wait(ctx context.Context, tenantID, id string) (*store.Executio
 		case <-ctx.Done():
 			t.Stop()
 			return ex, nil
+		case <-woken:
+			t.Stop()
 		case <-t.C:
+			delay = min(delay*2, 100*time.Millisecond)
 		}
-		delay = min(delay*2, 100*time.Millisecond)
+	}
+}
+
+// waiters wakes the Waits of an execution when this process finishes it.
+type waiters struct {
+	mu sync.Mutex
+	m  map[string]map[chan struct{}]struct{}
+}
+
+func newWaiters() *waiters { return &waiters{m: map[string]map[chan struct{}]struct{}{}} }
+
+// add registers a waiter of the execution; stop unregisters it.
+func (w *waiters) add(id string) (woken <-chan struct{}, stop func()) {
+	ch := make(chan struct{}, 1)
+	w.mu.Lock()
+	if w.m[id] == nil {
+		w.m[id] = map[chan struct{}]struct{}{}
+	}
+	w.m[id][ch] = struct{}{}
+	w.mu.Unlock()
+	return ch, func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		delete(w.m[id], ch)
+		if len(w.m[id]) == 0 {
+			delete(w.m, id)
+		}
+	}
+}
+
+// notify wakes the waiters of an execution.
+func (w *waiters) notify(id string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for ch := range w.m[id] {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -291,5 +340,6 @@ func (e *Engine) Cancel(ctx context.Context, tenantID, id string) (*store.Execut
 	}
 	e.running.cancelExecution(id)
 	e.metrics.executionFinished(ex.Status)
+	e.waiters.notify(id)
 	return ex, nil
 }

@@ -34,7 +34,7 @@ type backendStore interface {
 // harness is a running engine setup: a store, a registry with the example
 // nodes, and workers.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	store  store.Store
 	reg    *registry.Registry
 	eng    *engine.Engine // starts executions; also a worker
@@ -56,10 +56,11 @@ var modes = []mode{{name: "embedded"}, {name: "distributed", distributed: true}}
 var examples = []string{"filter", "hash", "text-template"}
 
 type harnessOpts struct {
-	lease time.Duration
+	lease     time.Duration
+	retention time.Duration
 }
 
-func newHarness(t *testing.T, m mode, o harnessOpts) *harness {
+func newHarness(t testing.TB, m mode, o harnessOpts) *harness {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var st backendStore
@@ -97,6 +98,7 @@ func newHarness(t *testing.T, m mode, o harnessOpts) *harness {
 		eng, err := engine.New(engine.Config{
 			Store: st, Queue: q, Modules: reg, Runtime: rt, Logger: testdb.Logger(t),
 			LeaseDuration: lease, ReconcileInterval: 50 * time.Millisecond, RedeliverAfter: 500 * time.Millisecond,
+			Retention: o.retention,
 		})
 		require.NoError(t, err)
 		queues = append(queues, q)
@@ -134,7 +136,7 @@ func newHarness(t *testing.T, m mode, o harnessOpts) *harness {
 	return &harness{t: t, store: st, reg: reg, eng: first, tenant: tenant.ID, queueName: name}
 }
 
-func copyDir(t *testing.T, from, to string) {
+func copyDir(t testing.TB, from, to string) {
 	t.Helper()
 	require.NoError(t, os.MkdirAll(to, 0o750))
 	for _, pattern := range []string{"*.wasm", "wasmflow.json"} {
@@ -177,6 +179,10 @@ func (h *harness) update(id, def string) {
 	h.lock(w)
 	_, err = h.store.WorkflowUpdate(context.Background(), h.tenant, id, &store.WorkflowUpdateParams{Definition: *w})
 	require.NoError(h.t, err)
+}
+
+func startParams(items ...workflow.Item) engine.StartParams {
+	return engine.StartParams{Trigger: engine.TriggerManual, Input: items}
 }
 
 // start starts an execution with the given items.

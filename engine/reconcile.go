@@ -58,6 +58,7 @@ func (e *Engine) ReconcileOnce(ctx context.Context) error {
 	for _, ex := range timedOut {
 		e.running.cancelExecution(ex.ID)
 		e.metrics.executionFinished(ex.Status)
+		e.waiters.notify(ex.ID)
 	}
 	if len(timedOut) > 0 {
 		e.metrics.reconciled("execution_timeout", len(timedOut))

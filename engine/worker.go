@@ -14,8 +14,11 @@ import (
 )
 
 // Work delivers the queue's tasks to Handle until ctx is done (the worker
-// role). On shutdown the queue waits for running handlers, then cancels
-// them; a run cut off that way is handed back (queued again) at once.
+// role). On shutdown the queue waits for running handlers up to its
+// shutdown timeout, then cancels them; a run cut off that way is handed
+// back at once (store.Runs.RunRelease: queued again, with an outbox entry)
+// for another worker, or this one after a restart, to run from the start.
+// Only when the hand-back fails does the run wait for its lease to expire.
 func (e *Engine) Work(ctx context.Context) error {
 	return e.queue.Run(ctx, e.Handle)
 }
@@ -67,6 +70,10 @@ func (e *Engine) execute(ctx context.Context, tenantID string, run *store.NodeRu
 	started := e.now()
 	out, node, err := e.runNode(runCtx, tenantID, run)
 	if err != nil {
+		if ctx.Err() != nil {
+			e.handBack(ctx, tenantID, run) // shutdown cut the reads off
+			return nil
+		}
 		// The store failed while reading what the run needs: the lease
 		// expires and the run is queued again.
 		return fmt.Errorf("engine: run %s: %w", run.ID, err)
@@ -76,14 +83,43 @@ func (e *Engine) execute(ctx context.Context, tenantID string, run *store.NodeRu
 	case errors.Is(cause, errExecutionCancelled), errors.Is(cause, errLeaseLost):
 		return nil // the store says where the run stands; nothing to finish
 	case ctx.Err() != nil:
-		// Shutdown cut the run off: leave it to the lease, which hands it
-		// to another worker.
-		e.log.InfoContext(ctx, "run interrupted by shutdown; it will be queued again",
-			slog.String("run_id", run.ID), slog.String("node", run.Node))
+		// Shutdown cut the run off (the queue cancelled its handler):
+		// hand it back, whatever the node got to do.
+		e.handBack(ctx, tenantID, run)
 		return nil
 	}
 	e.metrics.nodeRun(node, out.status, e.now().Sub(started))
 	return e.finish(ctx, tenantID, run, node, out)
+}
+
+// handBackTimeout bounds the store write that hands a run back on shutdown.
+const handBackTimeout = 5 * time.Second
+
+// handBack queues again a run that shutdown cut off, with an outbox entry,
+// and enqueues it, so that it runs again at once rather than when its lease
+// expires. The enqueue is often a duplicate of the task being cut off (the
+// queue still holds its id; Asynq pushes it back itself), and in the
+// embedded mode this process's queue is stopping: the outbox entry stays
+// until a worker claims the run, and a reconciler enqueues it after
+// RedeliverAfter. If the hand-back fails, the run stays running and the
+// reconciler queues it again once its lease expires.
+func (e *Engine) handBack(ctx context.Context, tenantID string, run *store.NodeRun) {
+	attrs := []any{slog.String("run_id", run.ID), slog.String("node", run.Node)}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), handBackTimeout)
+	defer cancel()
+	entry, err := e.store.RunRelease(wctx, tenantID, run.ID, run.ClaimToken)
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		// Cancelled, or its lease expired, meanwhile: it is not ours to hand back.
+		e.log.InfoContext(ctx, "run interrupted by shutdown; its claim no longer holds it", attrs...)
+		return
+	case err != nil:
+		e.log.WarnContext(ctx, "run interrupted by shutdown and not handed back; it will be queued again when its lease expires",
+			append(attrs, slog.Any("err", err))...)
+		return
+	}
+	e.log.InfoContext(ctx, "run interrupted by shutdown; handed back (queued again)", attrs...)
+	e.enqueue(ctx, []*store.OutboxEntry{entry})
 }
 
 // heartbeat extends the run's lease every third of it until stopped; when
@@ -161,6 +197,7 @@ func (e *Engine) finish(ctx context.Context, tenantID string, run *store.NodeRun
 	}
 	if Finished(res.Execution.Status) {
 		e.metrics.executionFinished(res.Execution.Status)
+		e.waiters.notify(res.Execution.ID)
 	}
 	e.enqueue(ctx, res.Queued)
 	return nil

@@ -428,6 +428,14 @@ type Runs interface {
 	// claim token no longer holds the run (it finished already, was queued
 	// again, or its execution was resumed): nothing is stored.
 	RunFinish(ctx context.Context, tenantID string, p *RunFinishParams) (*RunFinishResult, error)
+	// RunRelease hands a claimed run back without an outcome (its worker
+	// is shutting down): the running run that claimToken holds is queued
+	// again at once, its claim token cleared and its lease and StartedAt
+	// unset, and an outbox entry available now is written, in one
+	// transaction; it returns the entry. ErrConflict when the claim token
+	// no longer holds the run (it finished, was cancelled, or was queued
+	// again) or its execution has finished: nothing is changed.
+	RunRelease(ctx context.Context, tenantID, runID, claimToken string) (*OutboxEntry, error)
 	// RunRequeueExpired queues again, with outbox entries, up to limit
 	// running runs (of any tenant) whose lease ended before now, clearing
 	// their claim; it returns the entries written.

@@ -122,8 +122,12 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan
 		}
 	}()
 
-	if err := bootstrap(ctx, st, cfg.store, logger); err != nil {
-		return err
+	// The api role creates the first tenant and key: a worker has no use
+	// for the key, and only one process should race to create them.
+	if cfg.has(roleAPI) {
+		if err := bootstrap(ctx, st, cfg.store, logger); err != nil {
+			return err
+		}
 	}
 
 	rt, err := runtime.New(ctx, runtime.Config{CacheDir: filepath.Join(cfg.store.DataDir, "compile-cache"), Logger: logger})

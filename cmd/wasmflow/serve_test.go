@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -157,15 +158,8 @@ func TestServeFailsClearly(t *testing.T) {
 // `make run` does, configured through the environment.
 func TestBinaryServesAndStopsOnSIGTERM(t *testing.T) {
 	t.Parallel()
-	bin := filepath.Join(t.TempDir(), "wasmflow")
-	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".")
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, string(out))
-
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
+	bin := buildBinary(t)
+	addr := freeAddr(t)
 
 	dir := t.TempDir()
 	var logs bytes.Buffer
@@ -256,4 +250,168 @@ func copyExample(t *testing.T, from, to string) {
 		require.NoError(t, err)
 		require.NoError(t, os.WriteFile(filepath.Join(to, filepath.Base(src)), data, 0o600))
 	}
+}
+
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// buildBinary builds the wasmflow binary once per test run.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "wasmflow-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtBin = filepath.Join(dir, "wasmflow")
+		out, err := exec.Command("go", "build", "-o", builtBin, ".").CombinedOutput() //nolint:noctx // bounded by the test timeout
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %w\n%s", err, out)
+		}
+	})
+	require.NoError(t, buildErr)
+	return builtBin
+}
+
+// freeAddr returns a loopback address nothing listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
+}
+
+// process is a started wasmflow process with its logs.
+type process struct {
+	cmd  *exec.Cmd
+	logs *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func startProcess(t *testing.T, bin string, args ...string) *process {
+	t.Helper()
+	p := &process{logs: &syncBuffer{}}
+	p.cmd = exec.Command(bin, args...) //nolint:noctx // stopped in Cleanup
+	p.cmd.Stderr = p.logs
+	require.NoError(t, p.cmd.Start())
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = p.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			_ = p.cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("logs of %v:\n%s", args, p.logs.String())
+		}
+	})
+	return p
+}
+
+func waitHealthy(t *testing.T, addr string, p *process) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		resp, err := http.Get("http://" + addr + "/readyz") //nolint:noctx // polling loop
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 60*time.Second, 20*time.Millisecond, "no /readyz; logs:\n%s", p.logs)
+}
+
+// TestDistributedRoles runs the distributed mode as it is deployed: one
+// process with the api and scheduler roles and two worker processes, on
+// PostgreSQL and Redis, and runs executions through the API.
+func TestDistributedRoles(t *testing.T) {
+	t.Parallel()
+	url := testdb.Postgres(t)
+	redisAddr := testdb.RedisAddr(t)
+	bin := buildBinary(t)
+	examples := filepath.Join(t.TempDir(), "examples")
+	for _, name := range []string{"hash", "text-template"} {
+		copyExample(t, filepath.Join("../../plugins-examples", name), filepath.Join(examples, name))
+	}
+	queueName := "roles-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	common := []string{"--database-url", url, "--redis-addr", redisAddr, "--redis-queue", queueName, "--log-format", "json"}
+
+	addr := freeAddr(t)
+	dir := t.TempDir()
+	apiProc := startProcess(t, bin, append([]string{"serve", "--roles", "api,scheduler", "--listen", addr,
+		"--data-dir", dir, "--examples-dir", examples}, common...)...)
+	waitHealthy(t, addr, apiProc)
+	key := readKey(t, dir)
+	var workers []*process
+	for range 2 {
+		workers = append(workers, startProcess(t, bin, append([]string{"serve", "--roles", "worker", "--data-dir", t.TempDir()}, common...)...))
+	}
+	for _, w := range workers {
+		require.Eventually(t, func() bool { return strings.Contains(w.logs.String(), "wasmflow started") },
+			60*time.Second, 20*time.Millisecond, "worker did not start:\n%s", w.logs)
+	}
+
+	base := "http://" + addr + "/api/v1"
+	status, body := request(t, http.MethodPost, base+"/workflows", key, `{"name": "distributed", "nodes": [
+		{"name": "start", "type": "trigger.manual"},
+		{"name": "hash", "module": "wasmflow/hash@^1", "params": {"field": "email"}},
+		{"name": "greet", "module": "wasmflow/text-template", "params": {"template": "hi [[email]]", "delimiters": ["[[", "]]"]}}],
+		"connections": [{"from": "start", "to": "hash"}, {"from": "hash", "to": "greet"}]}`)
+	require.Equal(t, http.StatusCreated, status, string(body))
+	var wf struct{ ID string }
+	require.NoError(t, json.Unmarshal(body, &wf))
+
+	for i := range 10 {
+		email := fmt.Sprintf("user%d@example.com", i)
+		status, body = request(t, http.MethodPost, base+"/workflows/"+wf.ID+"/executions?wait=30s", key,
+			`{"input": [{"email": "`+email+`"}]}`)
+		require.Equal(t, http.StatusOK, status, string(body))
+		var ex struct {
+			Status string
+			Nodes  []struct {
+				Name   string
+				Status string
+				Output struct{ Items []map[string]any }
+			}
+		}
+		require.NoError(t, json.Unmarshal(body, &ex))
+		require.Equal(t, "succeeded", ex.Status, string(body))
+		require.Len(t, ex.Nodes, 3)
+		sum := sha256.Sum256([]byte(email))
+		last := ex.Nodes[2].Output.Items[0]
+		require.Equal(t, "hi "+email, last["text"])
+		require.Equal(t, hex.EncodeToString(sum[:]), last["email_sha256"])
+	}
+
+	// Metrics are served by the api process.
+	resp, err := http.Get("http://" + addr + "/metrics") //nolint:noctx // test request
+	require.NoError(t, err)
+	metrics, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.Contains(t, string(metrics), `wasmflow_executions_total{status="started"} 10`)
 }

@@ -15,11 +15,14 @@ import (
 
 // Locking. Every transition that changes an execution and its runs locks
 // the execution's row first and the runs' rows after it, so that two
-// transactions never wait for each other in a cycle. RunFinish and
-// ExecutionResume lock the execution FOR NO KEY UPDATE, which the foreign
-// key checks of inserted runs (FOR KEY SHARE) do not wait for. Cross-tenant
-// sweeps take their rows with SKIP LOCKED, so that two reconcilers share
-// the work instead of queueing behind each other.
+// transactions never wait for each other in a cycle. RunFinish, RunRelease
+// and ExecutionResume lock the execution FOR NO KEY UPDATE, which the
+// foreign key checks of inserted runs (FOR KEY SHARE) do not wait for; a
+// release thus either comes before a cancel or failure of the execution
+// (which then cancels the queued run and deletes its outbox entry) or
+// after it (and finds the execution finished). Cross-tenant sweeps take
+// their rows with SKIP LOCKED, so that two reconcilers share the work
+// instead of queueing behind each other.
 
 const outboxColumns = `run_id, tenant_id, execution_id, node, attempt, available_at, created_at`
 
@@ -91,6 +94,45 @@ func (s *Store) RunExtendLease(ctx context.Context, tenantID, runID, claimToken 
 		return runConflict(ctx, s.pool, tenantID, runID, "is not held by this claim")
 	}
 	return err
+}
+
+// RunRelease queues again, with an outbox entry available now, a running
+// run that claimToken holds, of an execution still queued or running.
+func (s *Store) RunRelease(ctx context.Context, tenantID, runID, claimToken string) (*store.OutboxEntry, error) {
+	now := record.Now()
+	var entry *store.OutboxEntry
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		// The execution first (see Locking): it stays open until the commit.
+		var status string
+		err := tx.QueryRow(ctx, `SELECT status FROM executions
+			WHERE tenant_id = $1 AND id = (SELECT execution_id FROM node_runs WHERE tenant_id = $1 AND id = $2)
+			FOR NO KEY UPDATE`, tenantID, runID).Scan(&status)
+		if err != nil {
+			return translate(err) // ErrNotFound: no such run
+		}
+		if record.ExecutionFinished(status) {
+			return fmt.Errorf("%w: node run %s: its execution is %s", store.ErrConflict, runID, status)
+		}
+		run, err := getOne(ctx, tx, scanNodeRun, `
+			UPDATE node_runs SET status = 'queued', claim_token = '', lease_until = NULL, started_at = NULL
+			WHERE tenant_id = $1 AND id = $2 AND status = 'running' AND claim_token = $3 AND claim_token <> ''
+			RETURNING `+nodeRunColumns,
+			tenantID, runID, claimToken)
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("%w: node run %s is not held by this claim", store.ErrConflict, runID)
+		}
+		if err != nil {
+			return err
+		}
+		entry = record.NewOutboxEntry(run, now, now)
+		_, err = tx.Exec(ctx, insertOutboxStmt,
+			entry.RunID, entry.TenantID, entry.ExecutionID, entry.Node, entry.Attempt, entry.AvailableAt, entry.CreatedAt)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return entry, nil
 }
 
 // RunFinish stores a claimed run's outcome and what it causes, in one

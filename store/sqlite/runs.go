@@ -83,6 +83,35 @@ func (s *Store) RunExtendLease(ctx context.Context, tenantID, runID, claimToken 
 	return err
 }
 
+// RunRelease queues again, with an outbox entry available now, a running
+// run that claimToken holds, of an execution still queued or running.
+func (s *Store) RunRelease(ctx context.Context, tenantID, runID, claimToken string) (*store.OutboxEntry, error) {
+	now := record.Now()
+	var entry *store.OutboxEntry
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		run, err := getOne(ctx, tx, scanNodeRun, `
+			UPDATE node_runs SET status = 'queued', claim_token = '', lease_until = NULL, started_at = NULL
+			WHERE tenant_id = $1 AND id = $2 AND status = 'running' AND claim_token = $3 AND claim_token <> ''
+				AND EXISTS (
+					SELECT 1 FROM executions e WHERE e.tenant_id = node_runs.tenant_id AND e.id = node_runs.execution_id
+					AND e.status IN ('queued', 'running'))
+			RETURNING `+nodeRunColumns,
+			tenantID, runID, claimToken)
+		if errors.Is(err, store.ErrNotFound) {
+			return runConflict(ctx, tx, tenantID, runID, "is not held by this claim, or its execution has finished")
+		}
+		if err != nil {
+			return err
+		}
+		entry = record.NewOutboxEntry(run, now, now)
+		return insertOutbox(ctx, tx, entry)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return entry, nil
+}
+
 // RunFinish stores a claimed run's outcome and what it causes, in one
 // transaction; see [store.Runs].
 func (s *Store) RunFinish(ctx context.Context, tenantID string, p *store.RunFinishParams) (*store.RunFinishResult, error) {

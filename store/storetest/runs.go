@@ -441,10 +441,11 @@ func runCases() []testCase {
 			}
 		}},
 		{"RunTransitionsConcurrent", func(t *testing.T, s store.Store) {
-			// Workers claim and finish runs while the execution is
-			// cancelled or fails its deadline and leases are requeued, all
-			// at once: every transition succeeds or is ErrConflict (never a
-			// deadlock), and the execution ends with nothing left open.
+			// Workers claim and finish runs (some hand their run back once
+			// first) while the execution is cancelled or fails its deadline
+			// and leases are requeued, all at once: every transition
+			// succeeds or is ErrConflict (never a deadlock), and the
+			// execution ends with nothing left open.
 			tenant := newTenant(t, s)
 			w := insertWorkflow(t, s, tenant)
 			const rounds, parents = 12, 5
@@ -471,11 +472,18 @@ func runCases() []testCase {
 					}
 					return err == nil
 				}
-				work := func(r *store.NodeRun, lease time.Time) {
+				work := func(r *store.NodeRun, lease time.Time, handBack bool) {
 					for r != nil {
 						c, err := s.RunClaim(ctx, tenant, r.ID, lease)
 						if !check(err) {
 							return
+						}
+						if handBack {
+							handBack = false
+							if _, err := s.RunRelease(ctx, tenant, c.ID, c.ClaimToken); !check(err) {
+								return
+							}
+							continue // and claim it again
 						}
 						res, err := s.RunFinish(ctx, tenant, &store.RunFinishParams{RunID: c.ID, ClaimToken: c.ClaimToken,
 							Status: store.RunSucceeded, Release: release("join")})
@@ -492,7 +500,7 @@ func runCases() []testCase {
 					if i%2 == 0 {
 						lease = time.Now().Add(-time.Minute) // expired at once: requeue races the finish
 					}
-					wg.Go(func() { <-start; work(rs[fmt.Sprintf("p%d", i)], lease) })
+					wg.Go(func() { <-start; work(rs[fmt.Sprintf("p%d", i)], lease, i%3 == 1) })
 				}
 				wg.Go(func() {
 					<-start
@@ -661,6 +669,121 @@ func runCases() []testCase {
 			require.Empty(t, outboxRuns(t, s, ex.ID))
 			_, err = s.RunFinish(ctx, tenant, &store.RunFinishParams{RunID: ra.ID, ClaimToken: ra.ClaimToken, Status: store.RunSucceeded})
 			require.ErrorIs(t, err, store.ErrConflict)
+		}},
+		{"RunRelease", func(t *testing.T, s store.Store) {
+			ctx := t.Context()
+			tenant, other := newTenant(t, s), newTenant(t, s)
+			w := insertWorkflow(t, s, tenant)
+			ex, rs := insertGraph(t, s, tenant, w, nil, node{"a", 0}, node{"b", 1})
+			ra := claim(t, s, tenant, rs["a"])
+			require.NoError(t, s.OutboxDelete(ctx, tenant, ra.ID)) // the queue took it
+			running, err := s.ExecutionGet(ctx, tenant, ex.ID)
+			require.NoError(t, err)
+			runsBefore, err := s.NodeRunList(ctx, tenant, ex.ID)
+			require.NoError(t, err)
+			outboxBefore := allOutbox(t, s)
+
+			for name, c := range map[string]struct {
+				tenant, run, token string
+				want               error
+			}{
+				"wrong token":    {tenant, ra.ID, "not-the-token", store.ErrConflict},
+				"empty token":    {tenant, ra.ID, "", store.ErrConflict},
+				"a pending run":  {tenant, rs["b"].ID, "", store.ErrConflict},
+				"another tenant": {other, ra.ID, ra.ClaimToken, store.ErrNotFound},
+				"an unknown run": {tenant, "nr_missing", ra.ClaimToken, store.ErrNotFound},
+			} {
+				_, err := s.RunRelease(ctx, c.tenant, c.run, c.token)
+				require.ErrorIs(t, err, c.want, name)
+			}
+			runsAfter, err := s.NodeRunList(ctx, tenant, ex.ID)
+			require.NoError(t, err)
+			require.Equal(t, runsBefore, runsAfter, "a failed release changes nothing")
+			requireExecution(t, s, running)
+			require.Equal(t, outboxBefore, allOutbox(t, s))
+
+			e, err := s.RunRelease(ctx, tenant, ra.ID, ra.ClaimToken)
+			require.NoError(t, err)
+			requireEntry(t, ra, e)
+			require.Equal(t, e.CreatedAt, e.AvailableAt, "available at once")
+			require.Equal(t, []string{ra.ID}, outboxRuns(t, s, ex.ID))
+			due, err := s.OutboxDue(ctx, time.Now().Add(time.Minute), time.Now(), 100)
+			require.NoError(t, err)
+			require.Contains(t, due, e, "the entry is stored as returned")
+			require.Equal(t, rs["a"], latestRuns(t, s, tenant, ex.ID)["a"],
+				"the run is queued as before its claim: no claim token, lease or start")
+			requireExecution(t, s, running) // still running: it had started
+
+			// The claim is over.
+			_, err = s.RunRelease(ctx, tenant, ra.ID, ra.ClaimToken)
+			require.ErrorIs(t, err, store.ErrConflict, "a claim hands its run back once")
+			require.ErrorIs(t, s.RunExtendLease(ctx, tenant, ra.ID, ra.ClaimToken, time.Now().Add(time.Hour)), store.ErrConflict)
+			_, err = s.RunFinish(ctx, tenant, &store.RunFinishParams{RunID: ra.ID, ClaimToken: ra.ClaimToken, Status: store.RunSucceeded})
+			require.ErrorIs(t, err, store.ErrConflict)
+
+			// Claimed again, with a new token; the stale one changes nothing.
+			again := claim(t, s, tenant, rs["a"])
+			require.NotEqual(t, ra.ClaimToken, again.ClaimToken)
+			require.Equal(t, 1, again.Attempt, "the same run, not a new attempt")
+			recent(t, *again.StartedAt)
+			require.NoError(t, s.OutboxDelete(ctx, tenant, again.ID))
+			runsBefore, err = s.NodeRunList(ctx, tenant, ex.ID)
+			require.NoError(t, err)
+			_, err = s.RunRelease(ctx, tenant, ra.ID, ra.ClaimToken)
+			require.ErrorIs(t, err, store.ErrConflict, "a stale token")
+			runsAfter, err = s.NodeRunList(ctx, tenant, ex.ID)
+			require.NoError(t, err)
+			require.Equal(t, runsBefore, runsAfter, "the new claim is left alone")
+			require.Empty(t, outboxRuns(t, s, ex.ID))
+
+			res := finish(t, s, tenant, again, store.RunFinishParams{Release: release("b")})
+			require.Equal(t, []string{rs["b"].ID}, entryRuns(res.Queued))
+			_, err = s.RunRelease(ctx, tenant, again.ID, again.ClaimToken)
+			require.ErrorIs(t, err, store.ErrConflict, "a finished run")
+			require.Equal(t, store.RunSucceeded, latestRuns(t, s, tenant, ex.ID)["a"].Status)
+
+			// A claim whose lease expired and was queued again is over too.
+			rb := claimUntil(t, s, tenant, rs["b"], time.Now().Add(-time.Second))
+			entries, err := s.RunRequeueExpired(ctx, time.Now(), 100)
+			require.NoError(t, err)
+			require.Equal(t, []string{rb.ID}, entryRuns(entries))
+			_, err = s.RunRelease(ctx, tenant, rb.ID, rb.ClaimToken)
+			require.ErrorIs(t, err, store.ErrConflict)
+		}},
+		{"RunReleaseAfterCancel", func(t *testing.T, s store.Store) {
+			ctx := t.Context()
+			tenant := newTenant(t, s)
+			w := insertWorkflow(t, s, tenant)
+			for _, end := range []string{"cancelled", "failed"} {
+				ex, rs := insertGraph(t, s, tenant, w, nil, node{"a", 0}, node{"b", 0})
+				ra := claim(t, s, tenant, rs["a"])
+				switch end {
+				case "cancelled":
+					_, err := s.ExecutionCancel(ctx, tenant, ex.ID)
+					require.NoError(t, err)
+				case "failed":
+					rb := claim(t, s, tenant, rs["b"])
+					finish(t, s, tenant, rb, store.RunFinishParams{Status: store.RunFailed, Error: errNode, FailExecution: errNode})
+				}
+				finished, err := s.ExecutionGet(ctx, tenant, ex.ID)
+				require.NoError(t, err)
+				runsBefore, err := s.NodeRunList(ctx, tenant, ex.ID)
+				require.NoError(t, err)
+
+				_, err = s.RunRelease(ctx, tenant, ra.ID, ra.ClaimToken)
+				require.ErrorIs(t, err, store.ErrConflict, end)
+				runsAfter, err := s.NodeRunList(ctx, tenant, ex.ID)
+				require.NoError(t, err)
+				require.Equal(t, runsBefore, runsAfter, "%s: nothing changes", end)
+				require.Equal(t, store.RunCancelled, byNode(runsAfter)["a"].Status, end)
+				requireExecution(t, s, finished)
+				require.Empty(t, outboxRuns(t, s, ex.ID), end)
+
+				// The claim may still record the outcome, which causes nothing.
+				res := finish(t, s, tenant, ra, store.RunFinishParams{})
+				require.Empty(t, res.Queued)
+				require.Equal(t, finished, res.Execution)
+			}
 		}},
 		{"RunRequeueExpired", func(t *testing.T, s store.Store) {
 			ctx := t.Context()

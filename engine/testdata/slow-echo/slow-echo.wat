@@ -13,7 +13,7 @@
   (func (export "run") (result i32)
     (local $i i64) (local $n i64) (local $h i64)
     ;; spin
-    (local.set $i (i64.const 1000000))
+    (local.set $i (i64.const 2000000))
     (loop $spin
       (local.set $i (i64.sub (local.get $i) (i64.const 1)))
       (br_if $spin (i64.gt_s (local.get $i) (i64.const 0))))
