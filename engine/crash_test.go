@@ -1,13 +1,18 @@
 package engine_test
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -32,6 +37,7 @@ const (
 	envWorkerDB    = "WASMFLOW_TEST_WORKER_DB"
 	envWorkerRedis = "WASMFLOW_TEST_WORKER_REDIS"
 	envWorkerQueue = "WASMFLOW_TEST_WORKER_QUEUE"
+	envWorkerLease = "WASMFLOW_TEST_WORKER_LEASE"
 )
 
 // TestMain lets the test binary double as a worker process.
@@ -69,7 +75,12 @@ func runWorkerProcess() error {
 		return err
 	}
 	defer q.Close()
-	eng, err := engine.New(engine.Config{Store: st, Queue: q, Modules: reg, Runtime: rt, LeaseDuration: 2 * time.Second})
+	lease, err := time.ParseDuration(os.Getenv(envWorkerLease))
+	if err != nil {
+		lease = 2 * time.Second
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	eng, err := engine.New(engine.Config{Store: st, Queue: q, Modules: reg, Runtime: rt, LeaseDuration: lease, Logger: logger})
 	if err != nil {
 		return err
 	}
@@ -136,15 +147,7 @@ func TestKilledWorker(t *testing.T) {
 	queueName := "crash-" + strings.ToLower(store.NewID("q"))
 
 	// The worker process does most of the work.
-	worker := exec.Command(os.Args[0], "-test.run=^$") //nolint:gosec,noctx // the test binary itself, killed below
-	worker.Env = append(os.Environ(), envWorkerDB+"="+url, envWorkerRedis+"="+addr, envWorkerQueue+"="+queueName)
-	out, err := worker.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, worker.Start())
-	t.Cleanup(func() { _ = worker.Process.Kill(); _ = worker.Wait() })
-	ready := make([]byte, len("worker ready"))
-	_, err = out.Read(ready)
-	require.NoError(t, err)
+	worker := startWorkerProcess(t, url, addr, queueName, 2*time.Second)
 
 	// This process: a smaller worker, the reconciler, and the starts.
 	q, err := asynqueue.New(asynqueue.Config{RedisAddr: addr, Queue: queueName, Concurrency: 4, ShutdownTimeout: time.Second})
@@ -153,7 +156,7 @@ func TestKilledWorker(t *testing.T) {
 	metrics := prometheus.NewRegistry()
 	m, err := engine.NewMetrics(metrics)
 	require.NoError(t, err)
-	eng, err := engine.New(engine.Config{Store: st, Queue: q, Modules: reg, Runtime: rt, Metrics: m,
+	eng, err := engine.New(engine.Config{Store: st, Queue: q, Modules: reg, Runtime: rt, Metrics: m, Logger: testdb.Logger(t),
 		LeaseDuration: 2 * time.Second, ReconcileInterval: 100 * time.Millisecond, RedeliverAfter: time.Second})
 	require.NoError(t, err)
 	runCtx, stop := context.WithCancel(context.Background())
@@ -187,7 +190,6 @@ func TestKilledWorker(t *testing.T) {
 		return false
 	}, 60*time.Second, time.Millisecond)
 	require.NoError(t, worker.Process.Signal(syscall.SIGKILL))
-	_ = worker.Wait()
 
 	for _, id := range ids {
 		w.wait(id)
@@ -268,4 +270,67 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name, label string) fl
 		}
 	}
 	return 0
+}
+
+// startWorkerProcess starts this test binary as a worker process (see
+// TestMain) and waits until it is ready; it is stopped when the test ends.
+func startWorkerProcess(t testing.TB, dbURL, redisAddr, queueName string, lease time.Duration) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$") //nolint:gosec,noctx // the test binary itself, stopped in Cleanup
+	cmd.Env = append(os.Environ(), envWorkerDB+"="+dbURL, envWorkerRedis+"="+redisAddr,
+		envWorkerQueue+"="+queueName, envWorkerLease+"="+lease.String())
+	logs := &lockedBuffer{}
+	cmd.Stderr = logs
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	exited := make(chan struct{})
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("worker process logs:\n%s", logs.String())
+		}
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	})
+	ready := make(chan error, 1)
+	go func() {
+		line, err := bufio.NewReader(out).ReadString('\n')
+		if err == nil && line != "worker ready\n" {
+			err = fmt.Errorf("worker said %q", line)
+		}
+		ready <- err
+		_, _ = io.Copy(io.Discard, out)
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	select {
+	case err := <-ready:
+		require.NoError(t, err, "worker logs:\n%s", logs.String())
+	case <-time.After(30 * time.Second):
+		t.Fatal("the worker process did not start within 30s")
+	}
+	return cmd
+}
+
+// lockedBuffer is a buffer a process writes to while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

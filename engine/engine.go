@@ -224,9 +224,18 @@ func (e *Engine) timeoutOf(def *workflow.Workflow) time.Duration {
 // enqueue hands queued runs to the queue. A failure is logged and left to
 // the reconciler: the outbox entry stays until the run is claimed.
 func (e *Engine) enqueue(ctx context.Context, entries []*store.OutboxEntry) {
+	e.enqueueAs(ctx, entries, "")
+}
+
+// enqueueAs enqueues with suffix added to each task id. The reconciler
+// uses it: a task a dead worker took still holds the plain id in Asynq
+// until Asynq's own 30 s lease ends, so a redelivery under the same id
+// would be taken for a duplicate of it. A claimed run ignores the extra
+// delivery.
+func (e *Engine) enqueueAs(ctx context.Context, entries []*store.OutboxEntry, suffix string) {
 	for _, en := range entries {
 		err := e.queue.Enqueue(context.WithoutCancel(ctx), &queue.Task{
-			ID:        fmt.Sprintf("%s:%s:%d", en.ExecutionID, en.Node, en.Attempt),
+			ID:        fmt.Sprintf("%s:%s:%d%s", en.ExecutionID, en.Node, en.Attempt, suffix),
 			Kind:      TaskKind,
 			TenantID:  en.TenantID,
 			Payload:   []byte(en.RunID),

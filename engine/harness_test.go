@@ -45,7 +45,7 @@ type harness struct {
 
 type mode struct {
 	name string
-	// distributed runs PostgreSQL + Asynq with two worker engines.
+	// distributed runs PostgreSQL + Asynq with two worker processes.
 	distributed bool
 }
 
@@ -65,8 +65,10 @@ func newHarness(t testing.TB, m mode, o harnessOpts) *harness {
 	ctx, cancel := context.WithCancel(context.Background())
 	var st backendStore
 	var err error
+	var dbURL string
 	if m.distributed {
-		st, err = postgres.Open(ctx, postgres.Config{URL: testdb.Postgres(t)})
+		dbURL = testdb.Postgres(t)
+		st, err = postgres.Open(ctx, postgres.Config{URL: dbURL})
 	} else {
 		st, err = sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "wasmflow.db")})
 	}
@@ -94,7 +96,7 @@ func newHarness(t testing.TB, m mode, o harnessOpts) *harness {
 	}
 	var wg sync.WaitGroup
 	var queues []queue.Queue
-	newEngine := func(q queue.Queue) *engine.Engine {
+	newEngine := func(q queue.Queue, work bool) *engine.Engine {
 		eng, err := engine.New(engine.Config{
 			Store: st, Queue: q, Modules: reg, Runtime: rt, Logger: testdb.Logger(t),
 			LeaseDuration: lease, ReconcileInterval: 50 * time.Millisecond, RedeliverAfter: 500 * time.Millisecond,
@@ -102,7 +104,9 @@ func newHarness(t testing.TB, m mode, o harnessOpts) *harness {
 		})
 		require.NoError(t, err)
 		queues = append(queues, q)
-		wg.Go(func() { _ = eng.Work(ctx) })
+		if work {
+			wg.Go(func() { _ = eng.Work(ctx) })
+		}
 		return eng
 	}
 	var first *engine.Engine
@@ -110,18 +114,18 @@ func newHarness(t testing.TB, m mode, o harnessOpts) *harness {
 	if m.distributed {
 		addr := testdb.RedisAddr(t)
 		name = "engine-test-" + strings.ToLower(store.NewID("q"))
+		// This process starts executions and reconciles; two worker
+		// processes (this test binary, see TestMain) run the node runs.
+		q, err := asynqueue.New(asynqueue.Config{RedisAddr: addr, Queue: name, ShutdownTimeout: time.Second})
+		require.NoError(t, err)
+		first = newEngine(q, false)
 		for range 2 {
-			q, err := asynqueue.New(asynqueue.Config{RedisAddr: addr, Queue: name, Concurrency: 8, ShutdownTimeout: time.Second})
-			require.NoError(t, err)
-			eng := newEngine(q)
-			if first == nil {
-				first = eng
-			}
+			startWorkerProcess(t, dbURL, addr, name, lease)
 		}
 	} else {
 		q, err := inproc.New(inproc.Config{Workers: 8, ShutdownTimeout: time.Second})
 		require.NoError(t, err)
-		first = newEngine(q)
+		first = newEngine(q, true)
 	}
 	wg.Go(func() { _ = first.Reconcile(ctx) })
 	t.Cleanup(func() {

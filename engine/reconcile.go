@@ -3,8 +3,10 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 )
 
@@ -28,32 +30,40 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 
 // ReconcileOnce makes one pass: it queues again the runs whose lease
 // expired, enqueues the outbox entries nobody enqueued (or the queue lost),
-// fails the executions past their deadline and prunes old ones.
+// fails the executions past their deadline and prunes old ones. A step that
+// fails does not keep the others from running; the errors are joined.
 func (e *Engine) ReconcileOnce(ctx context.Context) error {
 	now := e.now()
+	var errs []error
 	expired, err := e.store.RunRequeueExpired(ctx, now, reconcileBatch)
 	if err != nil {
-		return fmt.Errorf("engine: requeue expired leases: %w", err)
+		errs = append(errs, fmt.Errorf("engine: requeue expired leases: %w", err))
 	}
 	if len(expired) > 0 {
 		e.log.InfoContext(ctx, "runs queued again after their lease expired", slog.Int("runs", len(expired)))
 		e.metrics.reconciled("lease_expired", len(expired))
-		e.enqueue(ctx, expired)
+		// Each expiry gets its own id: the dead worker's task may still
+		// hold the plain one.
+		e.enqueueAs(ctx, expired, "#lease-"+strconv.FormatInt(now.UnixNano(), 36))
 	}
 
 	due, err := e.store.OutboxDue(ctx, now.Add(-e.redeliverAfter), now, reconcileBatch)
 	if err != nil {
-		return fmt.Errorf("engine: outbox: %w", err)
+		errs = append(errs, fmt.Errorf("engine: outbox: %w", err))
 	}
 	if len(due) > 0 {
 		e.metrics.reconciled("outbox_redelivered", len(due))
-		e.enqueue(ctx, due)
+		// One id per entry per redelivery window: a task still waiting in
+		// the queue absorbs the redeliveries of its window, and one a dead
+		// worker took cannot block the next window's.
+		window := max(e.redeliverAfter, time.Second)
+		e.enqueueAs(ctx, due, "#redeliver-"+strconv.FormatInt(now.UnixNano()/int64(window), 36))
 	}
 
 	timeoutErr, _ := json.Marshal(RunError{Kind: KindExecutionTimeout, Message: "the execution ran past its timeout"})
 	timedOut, err := e.store.ExecutionFailExpired(ctx, now, timeoutErr, reconcileBatch)
 	if err != nil {
-		return fmt.Errorf("engine: fail expired executions: %w", err)
+		errs = append(errs, fmt.Errorf("engine: fail expired executions: %w", err))
 	}
 	for _, ex := range timedOut {
 		e.running.cancelExecution(ex.ID)
@@ -67,11 +77,11 @@ func (e *Engine) ReconcileOnce(ctx context.Context) error {
 	if e.retention > 0 {
 		n, err := e.store.ExecutionPrune(ctx, now.Add(-e.retention), reconcileBatch)
 		if err != nil {
-			return fmt.Errorf("engine: prune: %w", err)
+			errs = append(errs, fmt.Errorf("engine: prune: %w", err))
 		}
 		if n > 0 {
 			e.metrics.reconciled("pruned", n)
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }

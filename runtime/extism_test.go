@@ -58,7 +58,7 @@ func TestExtismTimeout(t *testing.T) {
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.Contains(t, ne.Message, "time limit 100ms")
 	require.GreaterOrEqual(t, elapsed, 100*time.Millisecond)
-	require.Less(t, elapsed, 2*time.Second, "stops shortly after its deadline")
+	require.Less(t, elapsed, 4*time.Second, "stops long before the manifest's 5s")
 	require.NotNil(t, res, "a run that started returns its result with the error")
 
 	// The same Runtime runs the next module normally.

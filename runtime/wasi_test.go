@@ -60,7 +60,7 @@ func TestWASITimeout(t *testing.T) {
 	_, err := r.Run(t.Context(), wasiRun(t, "loop", ""))
 	requireKind(t, err, runtime.KindTimeout)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
-	require.Less(t, time.Since(start), 2*time.Second)
+	require.Less(t, time.Since(start), 10*time.Second, "stopped by its 100ms limit, not the 30s default")
 
 	res, err := r.Run(t.Context(), wasiRun(t, "", "{}"))
 	require.NoError(t, err)

@@ -558,8 +558,9 @@ func TestEvalBudget(t *testing.T) {
 			workflow.SetEvalDuration(c, time.Minute)
 			start := time.Now()
 			_, err = c.Eval(tc.env)
+			// No timed assertion (a loaded machine makes any bound flaky):
+			// the reason below shows which deterministic budget stopped it.
 			t.Logf("%s: failed after %s", tc.name, time.Since(start))
-			require.Less(t, time.Since(start), 10*time.Second, "must fail fast")
 			require.ErrorIs(t, err, workflow.ErrExpressionBudget)
 			e := exprError(t, err)
 			require.Contains(t, e.Reason, tc.reason)
@@ -579,7 +580,7 @@ func TestEvalTimeLimit(t *testing.T) {
 	workflow.SetEvalDuration(c, 50*time.Millisecond)
 	start := time.Now()
 	_, err = c.Eval(nil)
-	require.Less(t, time.Since(start), 2*time.Second)
+	require.Less(t, time.Since(start), 20*time.Second, "the clock stopped it, not minutes of work")
 	require.ErrorIs(t, err, workflow.ErrExpressionBudget)
 	require.Contains(t, exprError(t, err).Reason, "took longer than 50ms")
 
