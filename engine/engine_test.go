@@ -306,3 +306,60 @@ func testVersionPinned(t *testing.T, h *harness) {
 	require.Equal(t, 2, r.ex.WorkflowVersion)
 	require.Equal(t, store.ExecutionSucceeded, r.ex.Status)
 }
+
+// Expressions read other nodes' outputs through $node; a workflow with
+// several triggers runs only the one that fired; a module that is not
+// installed, or whose bytes changed under its lock, fails its run clearly.
+func TestNodeReferencesTriggersAndLocks(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, modes[0], harnessOpts{})
+	wf := h.save(`{"name": "refs", "nodes": [
+		{"name": "start", "type": "trigger.manual"},
+		{"name": "hook", "type": "trigger.webhook"},
+		{"name": "hash", "module": "wasmflow/hash", "params": {"field": "email"}},
+		{"name": "pick", "type": "core.if", "params": {"condition": "{{ $node[\"start\"].json.email == $json.email && len($node[\"hash\"].items) == 1 }}"}},
+		{"name": "yes", "type": "core.noop"}],
+		"connections": [{"from": "start", "to": "hash"}, {"from": "hook", "to": "hash"}, {"from": "hash", "to": "pick"},
+			{"from": "pick", "from_port": "true", "to": "yes"}]}`)
+	r := h.run(wf, workflow.Item{"email": "n@b.c"})
+	require.Equal(t, store.ExecutionSucceeded, r.ex.Status, "error: %s", r.ex.Error)
+	require.Equal(t, store.RunSkipped, r.node(t, "hook").Status, "the webhook trigger did not fire")
+	require.Len(t, r.items(t, "yes"), 1)
+
+	// A lock that names a version the tenant does not have.
+	w, err := workflow.Parse([]byte(`{"name": "gone", "nodes": [{"name": "start", "type": "trigger.manual"},
+		{"name": "hash", "module": "wasmflow/hash", "params": {"field": "email"}}],
+		"connections": [{"from": "start", "to": "hash"}]}`))
+	require.NoError(t, err)
+	w.Nodes[1].Lock = &workflow.Lock{Version: "9.9.9", Digest: "sha256:00"}
+	stored, err := h.store.WorkflowInsert(context.Background(), h.tenant, w)
+	require.NoError(t, err)
+	r = h.run(stored.ID)
+	require.Equal(t, store.ExecutionFailed, r.ex.Status)
+	require.Contains(t, string(r.node(t, "hash").Error), "wasmflow/hash@9.9.9 is not installed")
+
+	// A lock whose digest is not the stored version's.
+	h.lock(w)
+	w.Nodes[1].Lock.Digest = "sha256:" + sha("other")
+	stored, err = h.store.WorkflowInsert(context.Background(), h.tenant, w)
+	require.NoError(t, err)
+	r = h.run(stored.ID)
+	require.Equal(t, store.ExecutionFailed, r.ex.Status)
+	require.Contains(t, string(r.node(t, "hash").Error), "but the workflow locked")
+
+	// No lock at all (saved without a registry).
+	w.Nodes[1].Lock = nil
+	stored, err = h.store.WorkflowInsert(context.Background(), h.tenant, w)
+	require.NoError(t, err)
+	r = h.run(stored.ID)
+	require.Contains(t, string(r.node(t, "hash").Error), "no locked version")
+
+	// A manual start of a workflow without a manual trigger is refused.
+	hook := h.save(`{"name": "hook-only", "nodes": [{"name": "hook", "type": "trigger.webhook"}], "connections": []}`)
+	_, err = h.eng.Start(context.Background(), h.tenant, hook, startParams())
+	ee, ok := errors.AsType[*engine.Error](err)
+	require.True(t, ok, "%v", err)
+	require.Equal(t, engine.CodeNoTrigger, ee.Code)
+	_, err = h.eng.Start(context.Background(), h.tenant, "wf_unknown", startParams())
+	require.ErrorIs(t, err, store.ErrNotFound)
+}

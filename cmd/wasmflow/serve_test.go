@@ -223,6 +223,23 @@ func TestServeInstallsExamples(t *testing.T) {
 	require.NoError(t, json.Unmarshal(body, &res))
 	sum := sha256.Sum256([]byte("a@example.com"))
 	require.Equal(t, []map[string]any{{"email": "a@example.com", "email_sha256": hex.EncodeToString(sum[:])}}, res.Output.Items)
+
+	// A run through the engine, then its metrics.
+	status, body = request(t, http.MethodPost, base+"/api/v1/workflows", key, `{"name": "m", "nodes": [
+		{"name": "start", "type": "trigger.manual"}, {"name": "hash", "module": "wasmflow/hash", "params": {"field": "email"}}],
+		"connections": [{"from": "start", "to": "hash"}]}`)
+	require.Equal(t, http.StatusCreated, status, string(body))
+	var wf struct{ ID string }
+	require.NoError(t, json.Unmarshal(body, &wf))
+	status, body = request(t, http.MethodPost, base+"/api/v1/workflows/"+wf.ID+"/executions?wait=30s", key, `{"input": [{"email": "m@x.y"}]}`)
+	require.Equal(t, http.StatusOK, status, string(body))
+	require.Contains(t, string(body), `"status":"succeeded"`)
+	status, body = request(t, http.MethodGet, base+"/metrics", "", "")
+	require.Equal(t, http.StatusOK, status)
+	for _, metric := range []string{`wasmflow_executions_total{status="succeeded"} 1`, "wasmflow_queue_depth 0",
+		"wasmflow_compile_cache_hits_total", "wasmflow_compile_cache_misses_total", `wasmflow_node_run_duration_seconds_count{module="wasmflow/hash",status="succeeded"} 1`} {
+		require.Contains(t, string(body), metric)
+	}
 	require.NoError(t, stop())
 
 	// A second start installs the same modules again without a conflict,
@@ -414,4 +431,34 @@ func TestDistributedRoles(t *testing.T) {
 	resp.Body.Close()
 	require.NoError(t, err)
 	require.Contains(t, string(metrics), `wasmflow_executions_total{status="started"} 10`)
+}
+
+func TestServeRoles(t *testing.T) {
+	t.Parallel()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg := serveConfig{store: storeConfig{DataDir: t.TempDir()}, Listen: "127.0.0.1:0", Roles: []string{"api", "cook"}}
+	require.ErrorContains(t, serve(t.Context(), cfg, logger, nil), `"cook" is not api, worker or scheduler`)
+	cfg.Roles = []string{"worker"}
+	require.ErrorContains(t, serve(t.Context(), cfg, logger, nil), "needs --redis-addr")
+
+	// A worker-only process on Redis starts without an HTTP server and
+	// stops on its context.
+	redisAddr := testdb.RedisAddr(t)
+	url := testdb.Postgres(t)
+	cfg = serveConfig{store: storeConfig{DataDir: t.TempDir(), DatabaseURL: url}, Roles: []string{"worker", "scheduler"},
+		RedisAddr: redisAddr, RedisQueue: "roles-test", ShutdownTimeout: time.Second}
+	ctx, cancel := context.WithCancel(t.Context())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, logger, ready) }()
+	select {
+	case addr := <-ready:
+		require.Empty(t, addr)
+	case err := <-done:
+		t.Fatalf("serve: %v", err)
+	}
+	_, err := os.Stat(filepath.Join(cfg.store.DataDir, "admin-api-key"))
+	require.ErrorIs(t, err, os.ErrNotExist, "only the api role bootstraps")
+	cancel()
+	require.NoError(t, <-done)
 }
