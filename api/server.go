@@ -17,6 +17,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 
+	"github.com/wasmflow/wasmflow/auth/vault"
 	"github.com/wasmflow/wasmflow/engine"
 	"github.com/wasmflow/wasmflow/registry"
 	"github.com/wasmflow/wasmflow/store"
@@ -67,6 +68,9 @@ type Config struct {
 	// Metrics, when set, is served at /metrics (Prometheus text format),
 	// without a key like /healthz.
 	Metrics http.Handler
+	// Vault encrypts secrets. The /api/v1/secrets routes exist only when
+	// it is set.
+	Vault *vault.Keyring
 }
 
 // Server is the HTTP API. Create it with New, serve with Listen, stop with
@@ -79,6 +83,7 @@ type Server struct {
 	readiness []ReadinessCheck
 	registry  *registry.Registry
 	engine    *engine.Engine
+	vault     *vault.Keyring
 
 	app   *fiber.App
 	api   huma.API
@@ -113,6 +118,7 @@ func newServer(cfg Config, extra func(*Server)) (*Server, error) {
 		bodyLimit: cmp.Or(cfg.BodyLimit, DefaultBodyLimit),
 		registry:  cfg.Registry,
 		engine:    cfg.Engine,
+		vault:     cfg.Vault,
 	}
 	s.readiness = append([]ReadinessCheck{{Name: "store", CheckFunc: cfg.Store.Ping}}, cfg.Readiness...)
 	for _, c := range s.readiness {
@@ -199,6 +205,7 @@ func (s *Server) registerRoutes() {
 	s.registerHealth()
 	s.registerWorkflows()
 	s.registerNodes()
+	s.registerSecrets()
 	if s.engine != nil {
 		s.registerExecutions()
 	}

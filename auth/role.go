@@ -4,8 +4,8 @@ package auth
 // roles below it may.
 const (
 	RoleOwner  = "owner"  // everything in the tenant, including its keys and owners
-	RoleAdmin  = "admin"  // keys, secrets and node modules
-	RoleEditor = "editor" // workflows
+	RoleAdmin  = "admin"  // members and API keys
+	RoleEditor = "editor" // workflows, node modules and secrets
 	RoleRunner = "runner" // start and cancel executions
 	RoleViewer = "viewer" // read only
 )

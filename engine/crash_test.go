@@ -121,11 +121,13 @@ func checkExactlyOnce(t *testing.T, st store.Store, tenant string, ids []string)
 
 // TestKilledWorker kills -9 a worker process in the middle of 200
 // executions: every execution still finishes, exactly once per node.
+//
+// It does not run in parallel with the package's other tests: it measures
+// recovery, and the 2-core machines are loaded enough by the other packages.
 func TestKilledWorker(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
-	t.Parallel()
 	url := testdb.Postgres(t)
 	addr := testdb.RedisAddr(t)
 	ctx := t.Context()
@@ -150,7 +152,8 @@ func TestKilledWorker(t *testing.T) {
 	worker := startWorkerProcess(t, url, addr, queueName, 2*time.Second)
 
 	// This process: a smaller worker, the reconciler, and the starts.
-	q, err := asynqueue.New(asynqueue.Config{RedisAddr: addr, Queue: queueName, Concurrency: 4, ShutdownTimeout: time.Second})
+	q, err := asynqueue.New(asynqueue.Config{RedisAddr: addr, Queue: queueName, Concurrency: 4, ShutdownTimeout: time.Second,
+		Logger: testdb.Logger(t)})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = q.Close() })
 	metrics := prometheus.NewRegistry()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"testing"
@@ -215,6 +216,16 @@ func (h *harness) wait(id string) *result {
 		for _, r := range runs {
 			h.t.Logf("run %s %s attempt %d: %s pending %d lease %v started %v", r.ID, r.Node, r.Attempt, r.Status, r.Pending, r.LeaseUntil, r.StartedAt)
 		}
+		due, err := h.store.OutboxDue(context.Background(), time.Now().Add(time.Hour), time.Now().Add(time.Hour), 1000)
+		for _, en := range due {
+			if en.ExecutionID == id {
+				h.t.Logf("outbox entry: %+v", *en)
+			}
+		}
+		h.t.Logf("outbox entries in all: %d (err %v)", len(due), err)
+		var stacks strings.Builder
+		_ = pprof.Lookup("goroutine").WriteTo(&stacks, 1)
+		h.t.Logf("goroutines of this process:\n%s", stacks.String())
 		h.t.Fatalf("execution %s still %s after 60s", id, ex.Status)
 	}
 	ex, runs, err := h.eng.Get(context.Background(), h.tenant, id)

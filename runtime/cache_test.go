@@ -151,3 +151,18 @@ func TestDigestMismatchIsNotCached(t *testing.T) {
 	require.NoError(t, err, "the entry was not spoiled")
 	require.JSONEq(t, `{"items":[{"ok":true}]}`, string(res.Output))
 }
+
+// Runtimes with disk caches can start at once (wazero's version lookup
+// behind the disk cache is not synchronised; -race catches it otherwise).
+func TestConcurrentDiskCaches(t *testing.T) {
+	t.Parallel()
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			r, err := runtime.New(t.Context(), runtime.Config{CacheDir: t.TempDir()})
+			require.NoError(t, err)
+			require.NoError(t, r.Close(t.Context()))
+		})
+	}
+	wg.Wait()
+}

@@ -111,7 +111,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	ccache := wazero.NewCompilationCache()
 	if cfg.CacheDir != "" {
 		var err error
-		if ccache, err = wazero.NewCompilationCacheWithDir(cfg.CacheDir); err != nil {
+		if ccache, err = newDirCache(cfg.CacheDir); err != nil {
 			return nil, fmt.Errorf("runtime: compilation cache: %w", err)
 		}
 	}
@@ -139,6 +139,17 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	// prints to stderr before a logger can be set), so they stay off.
 	extism.SetLogLevel(extism.LogLevelInfo)
 	return r, nil
+}
+
+// dirCacheMu serializes wazero.NewCompilationCacheWithDir: wazero v1.12.0
+// fills a package-level version string on first use without
+// synchronisation, a data race when two runtimes start at once.
+var dirCacheMu sync.Mutex
+
+func newDirCache(dir string) (wazero.CompilationCache, error) {
+	dirCacheMu.Lock()
+	defer dirCacheMu.Unlock()
+	return wazero.NewCompilationCacheWithDir(dir)
 }
 
 // ErrClosed is returned by a Runtime used after Close.

@@ -91,6 +91,9 @@ type Tenants interface {
 	TenantGetByName(ctx context.Context, name string) (*Tenant, error)
 	// TenantCount counts all tenants (first-start bootstrap checks for zero).
 	TenantCount(ctx context.Context) (int, error)
+	// TenantList lists every tenant, sorted by name: for operator commands
+	// that walk all tenants (re-wrapping secrets), not for requests.
+	TenantList(ctx context.Context) ([]*Tenant, error)
 }
 
 // APIKey is a stored API key. The key itself is never stored: Hash is its

@@ -18,6 +18,7 @@ import (
 
 	"github.com/wasmflow/wasmflow/api"
 	"github.com/wasmflow/wasmflow/auth"
+	"github.com/wasmflow/wasmflow/auth/vault"
 	"github.com/wasmflow/wasmflow/engine"
 	"github.com/wasmflow/wasmflow/registry"
 	"github.com/wasmflow/wasmflow/runtime"
@@ -124,8 +125,12 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan
 
 	// The api role creates the first tenant and key: a worker has no use
 	// for the key, and only one process should race to create them.
+	var kr *vault.Keyring
 	if cfg.has(roleAPI) {
 		if err := bootstrap(ctx, st, cfg.store, logger); err != nil {
+			return err
+		}
+		if kr, err = loadVault(cfg.store, logger); err != nil {
 			return err
 		}
 	}
@@ -188,7 +193,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan
 
 	if cfg.has(roleAPI) {
 		err = serveAPI(ctx, cfg, api.Config{
-			Store: st, Registry: reg, Engine: eng, Logger: logger, Version: version,
+			Store: st, Registry: reg, Engine: eng, Logger: logger, Version: version, Vault: kr,
 			Metrics:   promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}),
 			Readiness: []api.ReadinessCheck{{Name: "queue", CheckFunc: q.Ping}},
 		}, logger, ready)
@@ -205,6 +210,20 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan
 		logger.Info("stopped")
 	}
 	return err
+}
+
+// loadVault finds the master keys that encrypt secrets: WASMFLOW_MASTER_KEY
+// when set, else <data-dir>/master-key, created (0600) on first start.
+func loadVault(cfg storeConfig, logger *slog.Logger) (*vault.Keyring, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("master key: %w", err)
+	}
+	kr, source, err := vault.Load(cfg.DataDir, os.LookupEnv)
+	if err != nil {
+		return nil, fmt.Errorf("master key: %w", err)
+	}
+	logger.Info("secrets master key loaded", slog.String("source", source), slog.Any("keyring", kr))
+	return kr, nil
 }
 
 // serveAPI serves the HTTP API until ctx is done, then shuts it down.

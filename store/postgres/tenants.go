@@ -37,6 +37,11 @@ func (s *Store) TenantCount(ctx context.Context) (int, error) {
 	return n, translate(err)
 }
 
+// TenantList lists every tenant by name.
+func (s *Store) TenantList(ctx context.Context) ([]*store.Tenant, error) {
+	return getAll(ctx, s.pool, scanTenant, `SELECT id, name, created_at FROM tenants ORDER BY name`)
+}
+
 func scanTenant(r pgx.Row) (*store.Tenant, error) {
 	var t store.Tenant
 	if err := r.Scan(&t.ID, &t.Name, &t.CreatedAt); err != nil {

@@ -36,6 +36,11 @@ func (s *Store) TenantCount(ctx context.Context) (int, error) {
 	return n, translate(err)
 }
 
+// TenantList lists every tenant by name.
+func (s *Store) TenantList(ctx context.Context) ([]*store.Tenant, error) {
+	return getAll(ctx, s.read, scanTenant, `SELECT id, name, created_at FROM tenants ORDER BY name`)
+}
+
 func scanTenant(r row) (*store.Tenant, error) {
 	var t store.Tenant
 	if err := r.Scan(&t.ID, &t.Name, micros{&t.CreatedAt}); err != nil {

@@ -51,6 +51,24 @@ func tenantCases() []testCase {
 			require.NoError(t, err)
 			require.Equal(t, 3, n)
 		}},
+		{"TenantList", func(t *testing.T, s store.Store) {
+			all, err := s.TenantList(t.Context())
+			require.NoError(t, err)
+			require.Empty(t, all)
+			for _, name := range []string{"charlie", "alpha", "bravo"} {
+				_, err := s.TenantInsert(t.Context(), name)
+				require.NoError(t, err)
+			}
+			all, err = s.TenantList(t.Context())
+			require.NoError(t, err)
+			require.Len(t, all, 3)
+			for i, name := range []string{"alpha", "bravo", "charlie"} {
+				require.Equal(t, name, all[i].Name)
+				got, err := s.TenantGet(t.Context(), all[i].ID)
+				require.NoError(t, err)
+				require.Equal(t, got, all[i])
+			}
+		}},
 	}
 }
 

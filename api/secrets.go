@@ -1,0 +1,172 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/wasmflow/wasmflow/auth"
+	"github.com/wasmflow/wasmflow/store"
+)
+
+// secretResponse is a secret as the API shows it: never its value.
+type secretResponse struct {
+	Name      string    `json:"name" example:"slack-prod"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at" doc:"When the value was last set (or its key re-wrapped by a master key rotation)."`
+}
+
+func newSecretResponse(s *store.Secret) secretResponse {
+	return secretResponse{Name: s.Name, CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt}
+}
+
+// secretCreateInput: a name is lower-case letters, digits, '-', '_' and '.',
+// 1 to 64 of them; a value is 1 to 65536 characters.
+type secretCreateInput struct {
+	Body struct {
+		Name  string `json:"name" pattern:"^[a-z0-9._-]{1,64}$" patternDescription:"lower-case letters, digits, '-', '_' and '.', at most 64" minLength:"1" maxLength:"64" example:"slack-prod" doc:"Unique in the tenant."`
+		Value string `json:"value" minLength:"1" maxLength:"65536" doc:"The secret value. Write-only: no response ever contains it."`
+	}
+}
+
+type secretUpdateInput struct {
+	Name string `path:"name" maxLength:"64" example:"slack-prod"`
+	Body struct {
+		Value string `json:"value" minLength:"1" maxLength:"65536" doc:"The new value. Write-only: no response ever contains it."`
+	}
+}
+
+type secretNameInput struct {
+	Name string `path:"name" maxLength:"64" example:"slack-prod"`
+}
+
+type listSecretsInput struct {
+	PageParams
+}
+
+type secretOutput struct {
+	Body secretResponse
+}
+
+type secretCreatedOutput struct {
+	Location string `header:"Location" doc:"The new secret's URL."`
+	Body     secretResponse
+}
+
+func (s *Server) registerSecrets() {
+	if s.vault == nil {
+		return
+	}
+	tags := []string{"secrets"}
+	register(s, huma.Operation{
+		OperationID:   "createSecret",
+		Method:        http.MethodPost,
+		Path:          apiPrefix + "/secrets",
+		Summary:       "Create a secret",
+		Description:   "Stores a value encrypted (AES-256-GCM, envelope encryption under the server's master key). Values are write-only: no operation returns them. 409 when the name exists.",
+		Tags:          tags,
+		DefaultStatus: http.StatusCreated,
+		Errors:        []int{http.StatusBadRequest, http.StatusConflict, http.StatusRequestEntityTooLarge},
+	}, auth.RoleEditor, s.createSecret)
+	register(s, huma.Operation{
+		OperationID: "listSecrets",
+		Method:      http.MethodGet,
+		Path:        apiPrefix + "/secrets",
+		Summary:     "List secrets",
+		Description: "By name, one page at a time: names and times only, never values.",
+		Tags:        tags,
+		Errors:      []int{http.StatusBadRequest},
+	}, auth.RoleViewer, s.listSecrets)
+	register(s, huma.Operation{
+		OperationID: "updateSecret",
+		Method:      http.MethodPut,
+		Path:        apiPrefix + "/secrets/{name}",
+		Summary:     "Replace a secret's value",
+		Tags:        tags,
+		Errors:      []int{http.StatusBadRequest, http.StatusNotFound, http.StatusRequestEntityTooLarge},
+	}, auth.RoleEditor, s.updateSecret)
+	register(s, huma.Operation{
+		OperationID:   "deleteSecret",
+		Method:        http.MethodDelete,
+		Path:          apiPrefix + "/secrets/{name}",
+		Summary:       "Delete a secret",
+		Tags:          tags,
+		DefaultStatus: http.StatusNoContent,
+		Errors:        []int{http.StatusNotFound},
+	}, auth.RoleEditor, s.deleteSecret)
+}
+
+// sealSecret encrypts value for the tenant's secret name.
+func (s *Server) sealSecret(tenantID, name, value string) (*store.Secret, error) {
+	ct, wk, keyID, err := s.vault.Seal(tenantID, name, []byte(value))
+	if err != nil {
+		return nil, fmt.Errorf("api: seal secret: %w", err)
+	}
+	return &store.Secret{TenantID: tenantID, Name: name, Ciphertext: ct, WrappedKey: wk, KeyID: keyID}, nil
+}
+
+func (s *Server) createSecret(ctx context.Context, in *secretCreateInput) (*secretCreatedOutput, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sec, err := s.sealSecret(p.TenantID, in.Body.Name, in.Body.Value)
+	if err != nil {
+		return nil, err
+	}
+	sec, err = s.store.SecretInsert(ctx, p.TenantID, sec)
+	if errors.Is(err, store.ErrConflict) {
+		return nil, newProblem(CodeConflict, fmt.Sprintf("a secret named %q exists: PUT /secrets/%s replaces its value", in.Body.Name, in.Body.Name),
+			FieldProblem{Location: "body.name", Message: "already exists"})
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.audit(ctx, p, "secret.create", sec.Name, map[string]any{"key_id": sec.KeyID})
+	return &secretCreatedOutput{Location: apiPrefix + "/secrets/" + sec.Name, Body: newSecretResponse(sec)}, nil
+}
+
+func (s *Server) listSecrets(ctx context.Context, in *listSecretsInput) (*listOutput[secretResponse], error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, next, err := s.store.SecretList(ctx, p.TenantID, in.page())
+	if err != nil {
+		return nil, err
+	}
+	return newList(rows, next, newSecretResponse), nil
+}
+
+func (s *Server) updateSecret(ctx context.Context, in *secretUpdateInput) (*secretOutput, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sec, err := s.sealSecret(p.TenantID, in.Name, in.Body.Value)
+	if err != nil {
+		return nil, err
+	}
+	sec, err = s.store.SecretUpdate(ctx, p.TenantID, sec)
+	if err != nil {
+		return nil, err
+	}
+	s.audit(ctx, p, "secret.update", sec.Name, map[string]any{"key_id": sec.KeyID})
+	return &secretOutput{Body: newSecretResponse(sec)}, nil
+}
+
+func (s *Server) deleteSecret(ctx context.Context, in *secretNameInput) (*struct{}, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.SecretDelete(ctx, p.TenantID, in.Name); err != nil {
+		return nil, err
+	}
+	s.audit(ctx, p, "secret.delete", in.Name, nil)
+	return nil, nil
+}
