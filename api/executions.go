@@ -48,6 +48,7 @@ type nodeRunBody struct {
 	Output     json.RawMessage `json:"output" doc:"The output document: {\"items\": [...]} or {\"outputs\": {port: [...]}}; null before it finished."`
 	Logs       json.RawMessage `json:"logs" doc:"What the module logged: [{time, level, message}]."`
 	Error      json.RawMessage `json:"error" doc:"{kind, message[, expression][, retry_at]} when the run failed; null otherwise."`
+	HostCalls  json.RawMessage `json:"host_calls" doc:"The secret reads and HTTP requests the run made through host functions, in order: [{kind, at, name, secret, via, method, host, final_host, redirects, status, bytes_out, bytes_in, duration_ms, error}] (never values, headers or bodies); [] when none."`
 }
 
 func newExecutionResponse(ex *store.Execution, runs []*store.NodeRun) executionResponse {
@@ -63,10 +64,18 @@ func newExecutionResponse(ex *store.Execution, runs []*store.NodeRun) executionR
 				ID: n.ID, Name: n.Node, Status: n.Status, Attempt: n.Attempt,
 				StartedAt: n.StartedAt, FinishedAt: n.FinishedAt, InputSize: n.InputSize,
 				Output: nullJSON(n.Output), Logs: nullJSON(n.Logs), Error: nullJSON(n.Error),
+				HostCalls: emptyListJSON(n.HostCalls),
 			})
 		}
 	}
 	return r
+}
+
+func emptyListJSON(raw json.RawMessage) json.RawMessage {
+	if len(raw) == 0 {
+		return json.RawMessage("[]")
+	}
+	return raw
 }
 
 func nullJSON(raw json.RawMessage) json.RawMessage {

@@ -143,7 +143,8 @@ func (s *Server) registerNodes() {
 		Path:        apiPrefix + "/nodes/{owner}/{name}/versions/{version}/test",
 		Summary:     "Run one version of a node module once",
 		Description: "Runs the module outside any workflow, as a node named \"test\", with the given items (its main input) and params. " +
-			"It gets no host functions. A run that fails is a 422 problem with code node_failed and the reason in kind " +
+			"It gets the host functions its grant allows, with secrets bound as in body.secrets (which needs the editor role); " +
+			"host_calls records what they did, and the secrets read are redacted from the output, logs and error. A run that fails is a 422 problem with code node_failed and the reason in kind " +
 			"(timeout, trap, guest_error, memory_limit, output_too_large, invalid_output, capability_not_granted, …).",
 		Tags:   tags,
 		Errors: []int{http.StatusBadRequest, http.StatusNotFound, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity},
@@ -334,8 +335,9 @@ func (s *Server) getNodeVersion(ctx context.Context, in *nodeVersionInput) (*nod
 // testNodeRequest is the body of a test run. Items and params are kept as
 // sent, numbers included ("1.50" stays 1.50): nodes may copy them byte for byte.
 type testNodeRequest struct {
-	Items  []jsonObject `json:"items,omitempty" doc:"The items of the node's main input."`
-	Params *jsonObject  `json:"params,omitempty" doc:"The node's params, as a workflow passes them once their expressions are evaluated."`
+	Items   []jsonObject      `json:"items,omitempty" doc:"The items of the node's main input."`
+	Params  *jsonObject       `json:"params,omitempty" doc:"The node's params, as a workflow passes them once their expressions are evaluated."`
+	Secrets map[string]string `json:"secrets,omitempty" doc:"Binds secret names the module declares to secrets of the tenant, as a workflow node's secrets do." example:"{\"token\":\"slack-prod\"}"`
 }
 
 // jsonObject is a JSON object kept as sent.
@@ -384,6 +386,7 @@ func (r *testNodeRequest) testRunInput() (*registry.TestRunInput, error) {
 		}
 		in.Params = params
 	}
+	in.Secrets = r.Secrets
 	return in, nil
 }
 
@@ -396,10 +399,11 @@ type testNodeInput struct {
 
 // testNodeResponse is what a test run produced.
 type testNodeResponse struct {
-	Output        json.RawMessage    `json:"output" doc:"The module's output document: {\"items\": [...]} or {\"outputs\": {\"port\": [...]}}."`
-	Logs          []registry.LogLine `json:"logs" doc:"What the module logged."`
-	LogsTruncated bool               `json:"logs_truncated" doc:"Lines were dropped at the log cap."`
-	DurationMS    int64              `json:"duration_ms" doc:"Wall time of the run, in milliseconds."`
+	Output        json.RawMessage     `json:"output" doc:"The module's output document: {\"items\": [...]} or {\"outputs\": {\"port\": [...]}}."`
+	Logs          []registry.LogLine  `json:"logs" doc:"What the module logged."`
+	LogsTruncated bool                `json:"logs_truncated" doc:"Lines were dropped at the log cap."`
+	DurationMS    int64               `json:"duration_ms" doc:"Wall time of the run, in milliseconds."`
+	HostCalls     []registry.HostCall `json:"host_calls" doc:"The secret reads and HTTP requests the run made (never values, headers or bodies)."`
 }
 
 type testNodeOutput struct {
@@ -415,6 +419,13 @@ func (s *Server) testNode(ctx context.Context, in *testNodeInput) (*testNodeOutp
 	if err != nil {
 		return nil, err
 	}
+	if len(run.Secrets) > 0 && !auth.RoleAtLeast(p.Role, auth.RoleEditor) {
+		// Binding secrets is changing what a node may read: an editor's
+		// right, as in a workflow.
+		return nil, newProblem(CodeForbidden, "binding secrets in a test run needs the editor role",
+			FieldProblem{Location: "body.secrets", Message: "needs the editor role"})
+	}
+	run.Actor = p.Actor
 	res, err := s.registry.TestRun(ctx, p.TenantID, in.Owner+"/"+in.Name, in.Version, run)
 	if err != nil {
 		return nil, err
@@ -424,7 +435,11 @@ func (s *Server) testNode(ctx context.Context, in *testNodeInput) (*testNodeOutp
 		Logs:          res.Logs,
 		LogsTruncated: res.LogsTruncated,
 		DurationMS:    res.Duration.Milliseconds(),
+		HostCalls:     res.HostCalls,
 	}}
+	if out.Body.HostCalls == nil {
+		out.Body.HostCalls = []registry.HostCall{}
+	}
 	if out.Body.Logs == nil {
 		out.Body.Logs = []registry.LogLine{}
 	}

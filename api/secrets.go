@@ -15,13 +15,46 @@ import (
 
 // secretResponse is a secret as the API shows it: never its value.
 type secretResponse struct {
-	Name      string    `json:"name" example:"slack-prod"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at" doc:"When the value was last set (or its key re-wrapped by a master key rotation)."`
+	Name      string              `json:"name" example:"slack-prod"`
+	CreatedAt time.Time           `json:"created_at"`
+	UpdatedAt time.Time           `json:"updated_at" doc:"When the value was last set (or its key re-wrapped by a master key rotation)."`
+	BoundBy   []secretBindingBody `json:"bound_by" doc:"The workflow nodes that bind it, in the current version of each workflow."`
 }
 
-func newSecretResponse(s *store.Secret) secretResponse {
-	return secretResponse{Name: s.Name, CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt}
+// secretBindingBody is one workflow node binding a secret.
+type secretBindingBody struct {
+	WorkflowID   string `json:"workflow_id"`
+	WorkflowName string `json:"workflow_name"`
+	Node         string `json:"node" doc:"The node's name in the workflow."`
+	Name         string `json:"name" doc:"The name the node's module declares, bound to this secret." example:"token"`
+}
+
+// secretResponses shows secrets with the workflow nodes that bind them.
+func (s *Server) secretResponses(ctx context.Context, tenantID string, secrets ...*store.Secret) ([]secretResponse, error) {
+	names := make([]string, len(secrets))
+	for i, sec := range secrets {
+		names[i] = sec.Name
+	}
+	bound := map[string][]secretBindingBody{}
+	if len(names) > 0 {
+		bindings, err := s.store.SecretBindingList(ctx, tenantID, names)
+		if err != nil {
+			return nil, err
+		}
+		for _, b := range bindings {
+			bound[b.Secret] = append(bound[b.Secret], secretBindingBody{
+				WorkflowID: b.WorkflowID, WorkflowName: b.WorkflowName, Node: b.Node, Name: b.Name,
+			})
+		}
+	}
+	out := make([]secretResponse, len(secrets))
+	for i, sec := range secrets {
+		out[i] = secretResponse{Name: sec.Name, CreatedAt: sec.CreatedAt, UpdatedAt: sec.UpdatedAt, BoundBy: bound[sec.Name]}
+		if out[i].BoundBy == nil {
+			out[i].BoundBy = []secretBindingBody{}
+		}
+	}
+	return out, nil
 }
 
 // secretCreateInput: a name is lower-case letters, digits, '-', '_' and '.',
@@ -77,7 +110,7 @@ func (s *Server) registerSecrets() {
 		Method:      http.MethodGet,
 		Path:        apiPrefix + "/secrets",
 		Summary:     "List secrets",
-		Description: "By name, one page at a time: names and times only, never values.",
+		Description: "By name, one page at a time: names, times and the workflow nodes that bind each, never values.",
 		Tags:        tags,
 		Errors:      []int{http.StatusBadRequest},
 	}, auth.RoleViewer, s.listSecrets)
@@ -127,7 +160,11 @@ func (s *Server) createSecret(ctx context.Context, in *secretCreateInput) (*secr
 		return nil, err
 	}
 	s.audit(ctx, p, "secret.create", sec.Name, map[string]any{"key_id": sec.KeyID})
-	return &secretCreatedOutput{Location: apiPrefix + "/secrets/" + sec.Name, Body: newSecretResponse(sec)}, nil
+	body, err := s.secretResponses(ctx, p.TenantID, sec)
+	if err != nil {
+		return nil, err
+	}
+	return &secretCreatedOutput{Location: apiPrefix + "/secrets/" + sec.Name, Body: body[0]}, nil
 }
 
 func (s *Server) listSecrets(ctx context.Context, in *listSecretsInput) (*listOutput[secretResponse], error) {
@@ -139,7 +176,11 @@ func (s *Server) listSecrets(ctx context.Context, in *listSecretsInput) (*listOu
 	if err != nil {
 		return nil, err
 	}
-	return newList(rows, next, newSecretResponse), nil
+	items, err := s.secretResponses(ctx, p.TenantID, rows...)
+	if err != nil {
+		return nil, err
+	}
+	return &listOutput[secretResponse]{Body: Page[secretResponse]{Items: items, NextCursor: next}}, nil
 }
 
 func (s *Server) updateSecret(ctx context.Context, in *secretUpdateInput) (*secretOutput, error) {
@@ -156,7 +197,11 @@ func (s *Server) updateSecret(ctx context.Context, in *secretUpdateInput) (*secr
 		return nil, err
 	}
 	s.audit(ctx, p, "secret.update", sec.Name, map[string]any{"key_id": sec.KeyID})
-	return &secretOutput{Body: newSecretResponse(sec)}, nil
+	body, err := s.secretResponses(ctx, p.TenantID, sec)
+	if err != nil {
+		return nil, err
+	}
+	return &secretOutput{Body: body[0]}, nil
 }
 
 func (s *Server) deleteSecret(ctx context.Context, in *secretNameInput) (*struct{}, error) {

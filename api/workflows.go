@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -298,8 +299,29 @@ func (s *Server) lockModules(ctx context.Context, tenantID string, def *workflow
 			continue
 		}
 		n.Lock = &workflow.Lock{Version: r.Version, Digest: r.Digest}
+		problems = append(problems, undeclaredBindings(i, n, r)...)
 	}
 	return resolved, problems, nil
+}
+
+// undeclaredBindings finds the secret names a node binds that its module
+// does not declare: a run could never read them.
+func undeclaredBindings(i int, n *workflow.Node, r *registry.Resolved) []workflow.Problem {
+	var problems []workflow.Problem
+	declared := r.Manifest.Capabilities.Secrets
+	for _, name := range slices.Sorted(maps.Keys(n.Secrets)) {
+		if slices.Contains(declared, name) {
+			continue
+		}
+		msg := fmt.Sprintf("binds %q, which %s@%s does not declare", name, r.Name, r.Version)
+		if len(declared) == 0 {
+			msg += " (it declares no secrets)"
+		} else {
+			msg += fmt.Sprintf(" (it declares %s)", strings.Join(declared, ", "))
+		}
+		problems = append(problems, workflow.Problem{Path: fmt.Sprintf("nodes[%d].secrets.%s", i, name), Message: msg})
+	}
+	return problems
 }
 
 // mergeProblems adds the unresolved module references to what validation

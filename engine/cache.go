@@ -107,6 +107,11 @@ func newModuleCache(src Modules, max int) *moduleCache {
 	return &moduleCache{src: src, lru: newLRU[moduleKey, *registry.Module](max)}
 }
 
+// HostSession passes through to the source: a session is per run.
+func (c *moduleCache) HostSession(ctx context.Context, g registry.RunGrant) *registry.HostSession {
+	return c.src.HostSession(ctx, g)
+}
+
 func (c *moduleCache) load(ctx context.Context, tenantID, name, version string) (*registry.Module, error) {
 	key := moduleKey{tenantID, name, version}
 	if m, ok := c.get(key); ok {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,6 +22,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/wasmflow/wasmflow/auth/vault"
 	"github.com/wasmflow/wasmflow/engine"
 	"github.com/wasmflow/wasmflow/internal/testdb"
 	"github.com/wasmflow/wasmflow/queue"
@@ -38,6 +40,7 @@ const (
 	envWorkerRedis = "WASMFLOW_TEST_WORKER_REDIS"
 	envWorkerQueue = "WASMFLOW_TEST_WORKER_QUEUE"
 	envWorkerLease = "WASMFLOW_TEST_WORKER_LEASE"
+	envWorkerHTTP  = "WASMFLOW_TEST_WORKER_HTTP" // registry.HTTPOptions as JSON
 )
 
 // TestMain lets the test binary double as a worker process.
@@ -66,7 +69,17 @@ func runWorkerProcess() error {
 	if err != nil {
 		return err
 	}
-	reg, err := registry.New(registry.Config{Store: st, Runtime: rt})
+	keys, _, err := vault.FromEnv(os.LookupEnv)
+	if err != nil {
+		return err
+	}
+	var httpOpts registry.HTTPOptions
+	if err := json.Unmarshal([]byte(os.Getenv(envWorkerHTTP)), &httpOpts); err != nil {
+		return fmt.Errorf("%s: %w", envWorkerHTTP, err)
+	}
+	reg, err := registry.New(registry.Config{
+		Store: st, Runtime: rt, Secrets: &vault.Reader{Store: st, Keys: keys}, Audit: st, HTTP: httpOpts,
+	})
 	if err != nil {
 		return err
 	}
@@ -149,7 +162,7 @@ func TestKilledWorker(t *testing.T) {
 	queueName := "crash-" + strings.ToLower(store.NewID("q"))
 
 	// The worker process does most of the work.
-	worker := startWorkerProcess(t, url, addr, queueName, 2*time.Second)
+	worker := startWorkerProcess(t, url, addr, queueName, 2*time.Second, registry.HTTPOptions{})
 
 	// This process: a smaller worker, the reconciler, and the starts.
 	q, err := asynqueue.New(asynqueue.Config{RedisAddr: addr, Queue: queueName, Concurrency: 4, ShutdownTimeout: time.Second,
@@ -277,11 +290,14 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name, label string) fl
 
 // startWorkerProcess starts this test binary as a worker process (see
 // TestMain) and waits until it is ready; it is stopped when the test ends.
-func startWorkerProcess(t testing.TB, dbURL, redisAddr, queueName string, lease time.Duration) *exec.Cmd {
+func startWorkerProcess(t testing.TB, dbURL, redisAddr, queueName string, lease time.Duration, httpOpts registry.HTTPOptions) *exec.Cmd {
 	t.Helper()
+	httpJSON, err := json.Marshal(httpOpts)
+	require.NoError(t, err)
 	cmd := exec.Command(os.Args[0], "-test.run=^$") //nolint:gosec,noctx // the test binary itself, stopped in Cleanup
 	cmd.Env = append(os.Environ(), envWorkerDB+"="+dbURL, envWorkerRedis+"="+redisAddr,
-		envWorkerQueue+"="+queueName, envWorkerLease+"="+lease.String())
+		envWorkerQueue+"="+queueName, envWorkerLease+"="+lease.String(), envWorkerHTTP+"="+string(httpJSON),
+		vault.EnvMasterKey+"="+testMasterKey)
 	logs := &lockedBuffer{}
 	cmd.Stderr = logs
 	out, err := cmd.StdoutPipe()

@@ -27,9 +27,11 @@ type Store interface {
 	store.Runs
 }
 
-// Modules loads the module versions that workflows lock.
+// Modules loads the module versions that workflows lock, and gives each
+// run the host functions its grant allows.
 type Modules interface {
 	Load(ctx context.Context, tenantID, name, version string) (*registry.Module, error)
+	HostSession(ctx context.Context, g registry.RunGrant) *registry.HostSession
 }
 
 // Runtime runs one module once: the part of *runtime.Runtime the engine uses.

@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/wasmflow/wasmflow/auth/vault"
 	"github.com/wasmflow/wasmflow/engine"
 	"github.com/wasmflow/wasmflow/internal/testdb"
 	"github.com/wasmflow/wasmflow/queue"
@@ -42,6 +44,37 @@ type harness struct {
 	tenant string
 	// queueName is the Asynq queue of a distributed harness.
 	queueName string
+	// keys encrypt the secrets.
+	keys *vault.Keyring
+	// dbURL is the PostgreSQL database (distributed), dbDir the folder of
+	// the SQLite files (embedded).
+	dbURL, dbDir string
+}
+
+// stored reports where the bytes of needle are kept in the database: the
+// rows that hold them (PostgreSQL), or the database files (SQLite, its WAL
+// and freed pages included). Empty when nowhere.
+func (h *harness) stored(needle string) []string {
+	h.t.Helper()
+	var found []string
+	if h.dbURL != "" {
+		for _, line := range strings.Split(testdb.DumpPostgres(h.t, h.dbURL), "\n") {
+			if strings.Contains(line, needle) {
+				found = append(found, line)
+			}
+		}
+		return found
+	}
+	files, err := os.ReadDir(h.dbDir)
+	require.NoError(h.t, err)
+	for _, f := range files {
+		data, err := os.ReadFile(filepath.Join(h.dbDir, f.Name()))
+		require.NoError(h.t, err)
+		if bytes.Contains(data, []byte(needle)) {
+			found = append(found, f.Name())
+		}
+	}
+	return found
 }
 
 type mode struct {
@@ -59,6 +92,26 @@ var examples = []string{"filter", "hash", "text-template"}
 type harnessOpts struct {
 	lease     time.Duration
 	retention time.Duration
+	// http configures the HTTP host function (of every worker process, too).
+	http registry.HTTPOptions
+}
+
+// testMasterKey encrypts the harness's secrets; worker processes get it in
+// WASMFLOW_MASTER_KEY.
+var testMasterKey = vault.EncodeKey(vault.GenerateKey())
+
+// testKeyring returns the keyring of testMasterKey.
+func testKeyring(t testing.TB) *vault.Keyring {
+	t.Helper()
+	kr, ok, err := vault.FromEnv(func(name string) (string, bool) {
+		if name == vault.EnvMasterKey {
+			return testMasterKey, true
+		}
+		return "", false
+	})
+	require.NoError(t, err)
+	require.True(t, ok)
+	return kr
 }
 
 func newHarness(t testing.TB, m mode, o harnessOpts) *harness {
@@ -66,12 +119,13 @@ func newHarness(t testing.TB, m mode, o harnessOpts) *harness {
 	ctx, cancel := context.WithCancel(context.Background())
 	var st backendStore
 	var err error
-	var dbURL string
+	var dbURL, dbDir string
 	if m.distributed {
 		dbURL = testdb.Postgres(t)
 		st, err = postgres.Open(ctx, postgres.Config{URL: dbURL})
 	} else {
-		st, err = sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "wasmflow.db")})
+		dbDir = t.TempDir()
+		st, err = sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(dbDir, "wasmflow.db")})
 	}
 	require.NoError(t, err)
 	require.NoError(t, st.Migrate(ctx))
@@ -80,14 +134,18 @@ func newHarness(t testing.TB, m mode, o harnessOpts) *harness {
 
 	rt, err := runtime.New(ctx, runtime.Config{})
 	require.NoError(t, err)
-	reg, err := registry.New(registry.Config{Store: st, Runtime: rt})
+	kr := testKeyring(t)
+	reg, err := registry.New(registry.Config{
+		Store: st, Runtime: rt, Secrets: &vault.Reader{Store: st, Keys: kr}, Audit: st, HTTP: o.http,
+	})
 	require.NoError(t, err)
 	dir := t.TempDir()
 	for _, name := range examples {
 		copyDir(t, filepath.Join("..", "plugins-examples", name), filepath.Join(dir, name))
 	}
-	copyDir(t, filepath.Join("testdata", "loop"), filepath.Join(dir, "loop"))
-	copyDir(t, filepath.Join("testdata", "slow-echo"), filepath.Join(dir, "slow-echo"))
+	for _, name := range []string{"loop", "slow-echo", "secret-probe"} {
+		copyDir(t, filepath.Join("testdata", name), filepath.Join(dir, name))
+	}
 	_, err = reg.InstallDir(ctx, tenant.ID, dir)
 	require.NoError(t, err)
 
@@ -121,7 +179,7 @@ func newHarness(t testing.TB, m mode, o harnessOpts) *harness {
 		require.NoError(t, err)
 		first = newEngine(q, false)
 		for range 2 {
-			startWorkerProcess(t, dbURL, addr, name, lease)
+			startWorkerProcess(t, dbURL, addr, name, lease, o.http)
 		}
 	} else {
 		q, err := inproc.New(inproc.Config{Workers: 8, ShutdownTimeout: time.Second})
@@ -138,7 +196,17 @@ func newHarness(t testing.TB, m mode, o harnessOpts) *harness {
 		_ = rt.Close(context.Background())
 		_ = st.Close()
 	})
-	return &harness{t: t, store: st, reg: reg, eng: first, tenant: tenant.ID, queueName: name}
+	return &harness{t: t, store: st, reg: reg, eng: first, tenant: tenant.ID, queueName: name, keys: kr,
+		dbURL: dbURL, dbDir: dbDir}
+}
+
+// putSecret stores a secret of tenant, encrypted as the API does.
+func (h *harness) putSecret(tenant, name, value string) {
+	h.t.Helper()
+	ct, wk, keyID, err := h.keys.Seal(tenant, name, []byte(value))
+	require.NoError(h.t, err)
+	_, err = h.store.SecretInsert(context.Background(), tenant, &store.Secret{Name: name, Ciphertext: ct, WrappedKey: wk, KeyID: keyID})
+	require.NoError(h.t, err)
 }
 
 func copyDir(t testing.TB, from, to string) {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wasmflow/wasmflow/registry"
 	"github.com/wasmflow/wasmflow/runtime"
 	"github.com/wasmflow/wasmflow/store"
 	"github.com/wasmflow/wasmflow/workflow"
@@ -21,6 +22,8 @@ type outcome struct {
 	logs      json.RawMessage
 	err       *RunError
 	inputSize int64
+	// hostCalls is the JSON record of the run's host function calls.
+	hostCalls json.RawMessage
 }
 
 func failed(kind, format string, args ...any) *outcome {
@@ -352,25 +355,44 @@ func (e *Engine) runModule(ctx context.Context, tenantID string, rc *runContext)
 	if err != nil {
 		return failed(KindInvalidParams, "the node's input cannot be encoded: %v", err), nil
 	}
+	sess := e.modules.HostSession(ctx, registry.RunGrant{
+		TenantID: tenantID, Module: mod, Node: node.Name, Bindings: node.Secrets,
+		Actor:  "node_run:" + rc.run.ID,
+		Detail: map[string]any{"execution_id": rc.ex.ID, "workflow_id": rc.ex.WorkflowID, "node_run_id": rc.run.ID},
+	})
 	res, runErr := e.rt.Run(ctx, &runtime.RunParams{
 		Wasm: mod.Wasm, Digest: mod.Version.Digest, Manifest: mod.Manifest, Input: input,
-		Limits: workflow.Limits{TimeoutMS: node.TimeoutMS},
+		Limits: workflow.Limits{TimeoutMS: node.TimeoutMS}, HostFuncs: sess.Funcs(),
 	})
-	out := &outcome{inputSize: int64(len(input))}
+	out := &outcome{inputSize: int64(len(input)), hostCalls: sess.CallsJSON()}
 	if res != nil {
-		out.logs, _ = json.Marshal(res.Logs)
+		logs, _ := json.Marshal(res.Logs)
+		out.logs = sess.Redact(logs)
 	}
 	if runErr != nil {
 		ne, ok := errors.AsType[*runtime.NodeError](runErr)
 		if !ok {
 			return nil, runErr // the runtime itself failed (closed): not the node's fault
 		}
-		out.err = &RunError{Kind: string(ne.Kind), Message: ne.Message}
+		out.err = &RunError{Kind: string(ne.Kind), Message: redactString(sess, ne.Message)}
 		return out, nil
 	}
 	out.status = store.RunSucceeded
-	out.output = res.Output
+	out.output = sess.Redact(res.Output)
 	return out, nil
+}
+
+// redactString redacts the secrets the run read from s.
+func redactString(sess *registry.HostSession, s string) string {
+	raw, err := json.Marshal(s)
+	if err != nil {
+		return s
+	}
+	var out string
+	if json.Unmarshal(sess.Redact(raw), &out) != nil {
+		return s
+	}
+	return out
 }
 
 // KindInvalidModule is the runtime's kind for a module that cannot run.

@@ -164,7 +164,7 @@ func (e *Engine) heartbeat(ctx context.Context, cancel context.CancelCauseFunc, 
 func (e *Engine) finish(ctx context.Context, tenantID string, run *store.NodeRun, node *workflow.Node, out *outcome) error {
 	p := &store.RunFinishParams{
 		RunID: run.ID, ClaimToken: run.ClaimToken, Status: out.status,
-		Output: out.output, Logs: out.logs, InputSize: out.inputSize,
+		Output: out.output, Logs: out.logs, InputSize: out.inputSize, HostCalls: out.hostCalls,
 	}
 	if out.err != nil {
 		p.Status = store.RunFailed

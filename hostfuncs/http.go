@@ -68,9 +68,9 @@ type NetResolver interface {
 // HTTPConfig configures the wasmflow_http_fetch function of one node run.
 // Zero numeric fields take the Default* values.
 type HTTPConfig struct {
-	// Grant lists the hosts (exact names or IP literals, case-insensitive, or
-	// "*.domain" matching every subdomain of domain but not domain itself; any
-	// port) and the methods (all when empty) the run may use: the manifest's
+	// Grant lists the hosts (exact names or IP literals, case-insensitive,
+	// "*.domain" matching every subdomain of domain but not domain itself, or
+	// "*" matching every host; any port; the address policy applies to all) and the methods (all when empty) the run may use: the manifest's
 	// http capability as the tenant granted it.
 	Grant workflow.HTTPCapability
 	// Timeout bounds one call: connect, redirects, headers and body.
@@ -525,7 +525,7 @@ func (r *httpRun) hostAllowed(t target) bool {
 		if p == "" {
 			continue
 		}
-		if p == t.host {
+		if p == "*" || p == t.host {
 			return true
 		}
 		if t.addr.IsValid() {

@@ -335,7 +335,7 @@ func TestHTTPFetchHostGrant(t *testing.T) {
 	t.Parallel()
 	cfg := hostfuncs.HTTPConfig{
 		Grant: workflow.HTTPCapability{Hosts: []string{
-			"api.example.com", "*.Slack.com", "Exact.Test.", "[2001:DB8::1]", "192.0.2.1", "*",
+			"api.example.com", "*.Slack.com", "Exact.Test.", "[2001:DB8::1]", "192.0.2.1",
 		}},
 		Resolver: failResolver{},
 	}
@@ -357,7 +357,7 @@ func TestHTTPFetchHostGrant(t *testing.T) {
 		"[2001:db8::2]":          false,
 		"192.0.2.1":              true,
 		"192.0.2.2":              false,
-		"anything.test":          false, // a bare "*" is not a wildcard
+		"anything.test":          false,
 		"xn--bcher-kva.example":  false,
 		"api.example.com.evil.x": false,
 	} {
@@ -378,6 +378,15 @@ func TestHTTPFetchHostGrant(t *testing.T) {
 	}), get("http://internal.corp/"))
 	requireCode(t, rep, hostfuncs.HTTPCodeHostNotAllowed)
 	require.Zero(t, lookups.n.Load())
+
+	// "*" allows every host, and the address policy still applies to each.
+	anyHost := hostfuncs.HTTPFetch(hostfuncs.HTTPConfig{Grant: workflow.HTTPCapability{Hosts: []string{"*"}}, Resolver: failResolver{}})
+	rep, _ = fetch(t, anyHost, get("http://anything.test/"))
+	requireCode(t, rep, hostfuncs.HTTPCodeNetwork)
+	rep, _ = fetch(t, anyHost, get("http://127.0.0.1/"))
+	requireCode(t, rep, hostfuncs.HTTPCodeSSRFBlocked)
+	rep, _ = fetch(t, anyHost, get("http://169.254.169.254/latest/meta-data/"))
+	requireCode(t, rep, hostfuncs.HTTPCodeSSRFBlocked)
 
 	// An empty grant allows nothing.
 	rep, _ = fetch(t, hostfuncs.HTTPFetch(hostfuncs.HTTPConfig{Resolver: failResolver{}}), get("http://api.example.com/"))

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/wasmflow/wasmflow/runtime"
 	"github.com/wasmflow/wasmflow/store"
@@ -45,6 +46,19 @@ type Config struct {
 	MaxManifestBytes int64
 	// Logger receives one line per stored version. Defaults to discarding.
 	Logger *slog.Logger
+	// Secrets reads the secret values runs ask for. Nil: no run may read a
+	// secret (every read is refused, saying so).
+	Secrets SecretReader
+	// Audit receives an entry per secret read and outbound request of a
+	// run. Nil: nothing is audited.
+	Audit AuditLog
+	// HTTP configures wasmflow_http_fetch for every run.
+	HTTP HTTPOptions
+	// MaxHostCalls caps the host function calls of one run. Defaults to
+	// DefaultMaxHostCalls.
+	MaxHostCalls int
+	// Now is the clock of call records; defaults to time.Now.
+	Now func() time.Time
 }
 
 // Defaults and fixed caps.
@@ -63,6 +77,11 @@ type Registry struct {
 	maxModuleBytes   int64
 	maxManifestBytes int64
 	log              *slog.Logger
+	secrets          SecretReader
+	audit            AuditLog
+	http             HTTPOptions
+	maxHostCalls     int
+	now              func() time.Time
 }
 
 // New applies Config's defaults, validates it and builds a Registry.
@@ -74,11 +93,16 @@ func New(cfg Config) (*Registry, error) {
 		return nil, errors.New("registry: Config.Runtime is required")
 	case cfg.MaxModuleBytes < 0:
 		return nil, fmt.Errorf("registry: Config.MaxModuleBytes %d is negative", cfg.MaxModuleBytes)
+	case cfg.MaxHostCalls < 0:
+		return nil, fmt.Errorf("registry: Config.MaxHostCalls %d is negative", cfg.MaxHostCalls)
 	case cfg.MaxManifestBytes < 0:
 		return nil, fmt.Errorf("registry: Config.MaxManifestBytes %d is negative", cfg.MaxManifestBytes)
 	}
 	if _, err := manifestSchema(); err != nil {
 		return nil, err
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	return &Registry{
 		store:            cfg.Store,
@@ -86,6 +110,11 @@ func New(cfg Config) (*Registry, error) {
 		maxModuleBytes:   cmp.Or(cfg.MaxModuleBytes, DefaultMaxModuleBytes),
 		maxManifestBytes: cmp.Or(cfg.MaxManifestBytes, DefaultMaxManifestBytes),
 		log:              cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
+		secrets:          cfg.Secrets,
+		audit:            cfg.Audit,
+		http:             cfg.HTTP,
+		maxHostCalls:     cmp.Or(cfg.MaxHostCalls, DefaultMaxHostCalls),
+		now:              cfg.Now,
 	}, nil
 }
 

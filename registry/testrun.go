@@ -22,6 +22,12 @@ type TestRunInput struct {
 	// Params are the node's params, as a workflow would pass them once its
 	// expressions are evaluated; nil is {}.
 	Params map[string]any
+	// Secrets binds the secret names the module declares to the tenant's
+	// secrets, as a workflow node's "secrets" does.
+	Secrets map[string]string
+	// Actor names who asked for the run in the audit log of its secret
+	// reads and requests.
+	Actor string
 }
 
 // TestRunResult is what a test run produced.
@@ -36,6 +42,8 @@ type TestRunResult struct {
 	LogsTruncated bool
 	// Duration is the run's wall time (all the runs', for raw IO).
 	Duration time.Duration
+	// HostCalls are the secret reads and requests the run made.
+	HostCalls []HostCall
 }
 
 // Test run identity, as the module sees it in its input document.
@@ -55,9 +63,10 @@ const (
 // params.output_field (default "result"); expressions are not evaluated, so
 // the node param input is ignored.
 //
-// The run gets no host functions yet (capability grants come later; see
-// grantHostFuncs), so a module importing one fails with kind
-// capability_not_granted. A run that fails is a *[RunError], returned with
+// The run gets the host functions the module's grant allows (see
+// HostSession), with in.Secrets as its node's secret bindings; what they did
+// is in the result's HostCalls, and the secrets read are redacted from its
+// output, logs and error. A run that fails is a *[RunError], returned with
 // a result that holds the run's logs and duration; an unknown version is
 // store.ErrNotFound.
 func (r *Registry) TestRun(ctx context.Context, tenantID, name, version string, in *TestRunInput) (*TestRunResult, error) {
@@ -76,10 +85,17 @@ func (r *Registry) TestRun(ctx context.Context, tenantID, name, version string, 
 	if params == nil {
 		params = map[string]any{}
 	}
-	base := runtime.RunParams{Wasm: mod.Wasm, Digest: mod.Version.Digest, Manifest: mod.Manifest}
-	if err := r.grantHostFuncs(ctx, tenantID, mod, &base); err != nil {
-		return nil, err
-	}
+	sess := r.HostSession(ctx, RunGrant{
+		TenantID: tenantID, Module: mod, Node: testNodeName, Bindings: in.Secrets,
+		Actor: cmp.Or(in.Actor, "system"), Detail: map[string]any{"test_run": true},
+	})
+	base := runtime.RunParams{Wasm: mod.Wasm, Digest: mod.Version.Digest, Manifest: mod.Manifest, HostFuncs: sess.Funcs()}
+	out, err := r.testRun(ctx, mod, base, items, params)
+	return redactTestRun(sess, out, err)
+}
+
+// testRun runs the module as TestRun describes, with base's host functions.
+func (r *Registry) testRun(ctx context.Context, mod *Module, base runtime.RunParams, items []workflow.Item, params map[string]any) (*TestRunResult, error) {
 	if cmp.Or(mod.Manifest.IO, workflow.IODocument) == workflow.IORaw {
 		return r.testRunRaw(ctx, base, items, params)
 	}
@@ -106,12 +122,30 @@ func (r *Registry) TestRun(ctx context.Context, tenantID, name, version string, 
 	return out, nil
 }
 
-// grantHostFuncs is the seam where capability grants will come in: it will
-// give p the host functions the manifest declares and the tenant granted.
-// Until grants exist it grants nothing.
-func (r *Registry) grantHostFuncs(_ context.Context, _ string, _ *Module, p *runtime.RunParams) error {
-	p.HostFuncs = nil
-	return nil
+// redactTestRun records the run's host calls in its result and redacts the
+// secrets it read from its output, logs and error message.
+func redactTestRun(sess *HostSession, out *TestRunResult, err error) (*TestRunResult, error) {
+	if out != nil {
+		out.HostCalls = sess.Calls()
+		out.Output = sess.Redact(out.Output)
+		if len(out.Logs) > 0 {
+			if raw, mErr := json.Marshal(out.Logs); mErr == nil {
+				var logs []LogLine
+				if json.Unmarshal(sess.Redact(raw), &logs) == nil {
+					out.Logs = logs
+				}
+			}
+		}
+	}
+	if re, ok := errors.AsType[*RunError](err); ok {
+		if msg, mErr := json.Marshal(re.Message); mErr == nil {
+			var redacted string
+			if json.Unmarshal(sess.Redact(msg), &redacted) == nil {
+				re.Message = redacted
+			}
+		}
+	}
+	return out, err
 }
 
 // testRunRaw runs a raw-IO module once per item.

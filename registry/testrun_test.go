@@ -77,8 +77,10 @@ func TestTestRunFailures(t *testing.T) {
 		{"acme/trap", "trap", "unreachable", 0},
 		{"acme/loop", "timeout", "deadline", 0},
 		{"acme/text", "invalid_output", "", 0},
-		{"acme/http", "capability_not_granted", "wasmflow_http_fetch", 0},
-		{"acme/secret", "capability_not_granted", "wasmflow_secret_get", 0},
+		// Granted (as the manifest declares), called with an empty handle: the
+		// fetch answers invalid_request and the guest then outputs nothing.
+		{"acme/http", "invalid_output", "", 0},
+		{"acme/secret", "secret_not_granted", "no name given", 0},
 	} {
 		res, err := e.reg.TestRun(t.Context(), e.tenant, tc.name, "1.0.0", &registry.TestRunInput{Items: []workflow.Item{{"a": 1}}})
 		runErr, ok := errors.AsType[*registry.RunError](err)
@@ -93,6 +95,16 @@ func TestTestRunFailures(t *testing.T) {
 		}
 		if tc.kind == "guest_error" {
 			require.EqualValues(t, 1, runErr.ExitCode)
+		}
+		switch tc.name {
+		case "acme/http":
+			require.Len(t, res.HostCalls, 1)
+			require.Equal(t, "http_request", res.HostCalls[0].Kind)
+			require.Equal(t, "invalid_request", res.HostCalls[0].Error)
+		case "acme/secret":
+			require.Len(t, res.HostCalls, 0, "a read without a name never reaches the grant")
+		default:
+			require.Empty(t, res.HostCalls, tc.name)
 		}
 	}
 }

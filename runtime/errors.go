@@ -43,6 +43,9 @@ const (
 	// KindCapabilityNotGranted: the module imports a host function the run was
 	// not given, or called Extism's built-in http_request, which is never allowed.
 	KindCapabilityNotGranted ErrorKind = "capability_not_granted"
+	// KindSecretNotGranted: the guest asked wasmflow_secret_get for a secret
+	// the run may not read (not declared, not bound, or missing).
+	KindSecretNotGranted ErrorKind = "secret_not_granted"
 	// KindInvalidModule: the bytes are not a valid module, or the module does
 	// not fit its ABI (imports nothing provides, an entrypoint of the wrong type).
 	KindInvalidModule ErrorKind = "invalid_module"

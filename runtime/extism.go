@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	extism "github.com/extism/go-sdk"
+
+	"github.com/wasmflow/wasmflow/hostfuncs"
 )
 
 // extismPlugin returns the module compiled for Extism, building it on first use.
@@ -143,6 +145,9 @@ func callHostFunc(ctx context.Context, p *extism.CurrentPlugin, name string, han
 		return 0, st.failHost(nodeErr(KindHostError, err, "%s: invalid input handle %d", name, handle))
 	}
 	out, err := safeCall(ctx, f.Call, in)
+	if errors.Is(err, hostfuncs.ErrSecretNotGranted) {
+		return 0, st.failHost(nodeErr(KindSecretNotGranted, err, "%s: %v", name, err))
+	}
 	if err != nil {
 		return 0, st.failHost(nodeErr(KindHostError, err, "%s: %v", name, err))
 	}

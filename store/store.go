@@ -290,6 +290,9 @@ type NodeRun struct {
 	Output     json.RawMessage
 	Logs       json.RawMessage
 	Error      json.RawMessage
+	// HostCalls records what the run did through host functions: a JSON
+	// array of calls (secret reads, outbound requests), never a value.
+	HostCalls  json.RawMessage
 	CreatedAt  time.Time
 	StartedAt  *time.Time
 	FinishedAt *time.Time
@@ -362,6 +365,8 @@ type RunFinishParams struct {
 	Output json.RawMessage
 	Logs   json.RawMessage
 	Error  json.RawMessage
+	// HostCalls is NodeRun.HostCalls.
+	HostCalls json.RawMessage
 	// InputSize is the bytes of the run's input document.
 	InputSize int64
 	// Release lists the children whose pending runs count this run as done
@@ -485,6 +490,19 @@ type Secret struct {
 	UpdatedAt  time.Time
 }
 
+// SecretBinding is one workflow node's binding of a name its module
+// declares to a secret of the tenant ("secrets": {"token": "slack-prod"}).
+type SecretBinding struct {
+	WorkflowID   string
+	WorkflowName string
+	// Node is the node's name in the workflow.
+	Node string
+	// Name is the name the module declares ("token").
+	Name string
+	// Secret is the tenant's secret ("slack-prod").
+	Secret string
+}
+
 // Secrets stores encrypted secrets.
 type Secrets interface {
 	// SecretInsert stores a new secret; ErrConflict when the name exists.
@@ -495,6 +513,11 @@ type Secrets interface {
 	// SecretList lists the tenant's secrets sorted by name.
 	SecretList(ctx context.Context, tenantID string, page Page) ([]*Secret, string, error)
 	SecretDelete(ctx context.Context, tenantID, name string) error
+	// SecretBindingList lists the bindings of the current versions of the
+	// tenant's workflows (deleted ones excluded) to any of the secrets
+	// named, all bindings when secrets is empty, sorted by secret, workflow
+	// id, node and name. Workflow saves and deletes keep them current.
+	SecretBindingList(ctx context.Context, tenantID string, secrets []string) ([]*SecretBinding, error)
 }
 
 // AuditEntry records who did what, and when.

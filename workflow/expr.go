@@ -3,6 +3,7 @@ package workflow
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -227,6 +228,8 @@ type tpart struct {
 // are int or float64 (NaN and ±Inf are errors), times become RFC 3339
 // strings and durations strings such as "1h30m0s".
 //
+// {{secret:NAME}} is not an expression but literal text: the host replaces
+// it in HTTP request headers, so no workflow ever holds a secret's value.
 // \{{ stands for a literal {{ (in JSON, "\\{{"), as does {{ "{{" }}; any other
 // backslash is literal text. An expression ends at the first }} that is
 // outside its string literals and braces, so {{ {"a": {"b": 1}} }} is one
@@ -473,6 +476,12 @@ func isIdentifier(s string) bool {
 }
 
 // span is a piece of a template: literal text, or an expression's source.
+// secretPlaceholder matches a {{secret:NAME}} placeholder (DESIGN §4), which
+// is not an expression: it stays in the text so that the host can replace it
+// with the secret's value when the module hands an HTTP request over, and
+// neither the workflow nor the guest ever holds the value.
+var secretPlaceholder = regexp.MustCompile(`^\{\{\s*secret:[A-Za-z0-9_.\-]+\s*\}\}`)
+
 type span struct {
 	text string
 	expr bool
@@ -483,6 +492,12 @@ func splitTemplate(s string) ([]span, *ExpressionError) {
 	var spans []span
 	lit := 0 // start of the pending literal text
 	for i := 0; i < len(s); {
+		if s[i] == '{' {
+			if m := secretPlaceholder.FindStringIndex(s[i:]); m != nil {
+				i += m[1] // literal text: the host fills it in when the request is sent
+				continue
+			}
+		}
 		switch {
 		case s[i] == '\\' && strings.HasPrefix(s[i+1:], "{{"):
 			spans = appendText(spans, s[lit:i]+"{{")

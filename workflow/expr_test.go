@@ -96,6 +96,11 @@ func TestTemplateValues(t *testing.T) {
 		{"braces as a string expression", `{{ "{{" }} x }}`, "{{ x }}"},
 		{"other backslashes stay", `a\b\{c`, `a\b\{c`},
 
+		// Secret placeholders are text the host fills in later.
+		{"secret placeholder", "{{secret:token}}", "{{secret:token}}"},
+		{"secret placeholder in text", "Bearer {{ secret:api.key-1 }} for {{ $json.name }}", "Bearer {{ secret:api.key-1 }} for Ada"},
+		{"secret is an ordinary name in an expression", "{{ $json.name }}{{secret:x}}", "Ada{{secret:x}}"},
+
 		// Fields.
 		{"index with a weird key", `{{ $json["weird key"] }}`, "w"},
 		{"missing field is null", "{{ $json.missing }}", nil},

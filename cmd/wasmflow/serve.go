@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -20,6 +21,7 @@ import (
 	"github.com/wasmflow/wasmflow/auth"
 	"github.com/wasmflow/wasmflow/auth/vault"
 	"github.com/wasmflow/wasmflow/engine"
+	"github.com/wasmflow/wasmflow/hostfuncs"
 	"github.com/wasmflow/wasmflow/registry"
 	"github.com/wasmflow/wasmflow/runtime"
 	"github.com/wasmflow/wasmflow/store"
@@ -48,6 +50,8 @@ type serveConfig struct {
 	ReconcileInterval time.Duration
 	// Retention prunes finished executions older than it; 0 keeps them.
 	Retention time.Duration
+	// HTTP configures the HTTP host function of every node run.
+	HTTP registry.HTTPOptions
 }
 
 // Roles of a serve process.
@@ -83,6 +87,10 @@ func newServeCmd(logs *logConfig) *cobra.Command {
 	f.DurationVar(&cfg.Lease, "lease", engine.DefaultLeaseDuration, "how long a worker's claim on a node run lasts unless extended; a crashed worker's runs start again after it")
 	f.DurationVar(&cfg.ReconcileInterval, "reconcile-interval", engine.DefaultReconcileInterval, "pause between reconciler passes (role scheduler)")
 	f.DurationVar(&cfg.Retention, "execution-retention", 0, "prune finished executions older than this (e.g. 720h); 0 keeps them")
+	f.BoolVar(&cfg.HTTP.AllowPrivate, "http-allow-private", false, "let nodes' HTTP requests reach loopback and private addresses (labs and tests only; metadata addresses stay closed)")
+	f.DurationVar(&cfg.HTTP.Timeout, "http-timeout", hostfuncs.DefaultHTTPTimeout, "time limit of one HTTP request of a node, redirects included")
+	f.Int64Var(&cfg.HTTP.MaxResponseBytes, "http-max-response-bytes", hostfuncs.DefaultHTTPMaxResponseBytes, "largest response body a node's HTTP request may read")
+	f.IntVar(&cfg.HTTP.MaxRequests, "http-max-requests", hostfuncs.DefaultHTTPMaxRequests, "HTTP requests one node run may send, redirects included")
 	return cmd
 }
 
@@ -125,14 +133,14 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan
 
 	// The api role creates the first tenant and key: a worker has no use
 	// for the key, and only one process should race to create them.
-	var kr *vault.Keyring
 	if cfg.has(roleAPI) {
 		if err := bootstrap(ctx, st, cfg.store, logger); err != nil {
 			return err
 		}
-		if kr, err = loadVault(cfg.store, logger); err != nil {
-			return err
-		}
+	}
+	kr, err := loadVault(cfg.store, cfg.has(roleAPI), logger)
+	if err != nil {
+		return err
 	}
 
 	rt, err := runtime.New(ctx, runtime.Config{CacheDir: filepath.Join(cfg.store.DataDir, "compile-cache"), Logger: logger})
@@ -144,7 +152,10 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan
 			logger.Error("closing the runtime", slog.Any("err", err))
 		}
 	}()
-	reg, err := registry.New(registry.Config{Store: st, Runtime: rt, Logger: logger})
+	reg, err := registry.New(registry.Config{
+		Store: st, Runtime: rt, Logger: logger,
+		Secrets: &vault.Reader{Store: st, Keys: kr}, Audit: st, HTTP: cfg.HTTP,
+	})
 	if err != nil {
 		return err
 	}
@@ -213,8 +224,30 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan
 }
 
 // loadVault finds the master keys that encrypt secrets: WASMFLOW_MASTER_KEY
-// when set, else <data-dir>/master-key, created (0600) on first start.
-func loadVault(cfg storeConfig, logger *slog.Logger) (*vault.Keyring, error) {
+// when set, else <data-dir>/master-key, created (0600) on first start of an
+// api process. A process without the api role (a worker) never creates one:
+// a key of its own could open nothing. Without a key it runs, and node runs
+// that read secrets fail saying the key is missing.
+func loadVault(cfg storeConfig, create bool, logger *slog.Logger) (*vault.Keyring, error) {
+	if !create {
+		kr, ok, err := vault.FromEnv(os.LookupEnv)
+		if err != nil {
+			return nil, fmt.Errorf("master key: %w", err)
+		}
+		path := filepath.Join(cfg.DataDir, vault.KeyFileName)
+		if !ok {
+			kr, err = vault.LoadFile(path)
+			if errors.Is(err, fs.ErrNotExist) {
+				logger.Warn("no secrets master key: node runs that read secrets will fail; set " + vault.EnvMasterKey)
+				return nil, nil
+			}
+			if err != nil {
+				return nil, fmt.Errorf("master key: %w", err)
+			}
+		}
+		logger.Info("secrets master key loaded", slog.Any("keyring", kr))
+		return kr, nil
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("master key: %w", err)
 	}

@@ -78,6 +78,43 @@ func Postgres(t testing.TB) string {
 	return withSearchPath(base, schema)
 }
 
+// DumpPostgres returns every row of every table in the schema that url's
+// search_path names (a URL from [Postgres]), one row per line as PostgreSQL
+// writes a row as text: what a test scans for bytes that must never be stored.
+func DumpPostgres(t testing.TB, url string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatalf("testdb: dump: %v", err)
+	}
+	defer func() { _ = conn.Close(ctx) }()
+	rows, err := conn.Query(ctx, "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY 1")
+	if err != nil {
+		t.Fatalf("testdb: dump: %v", err)
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatalf("testdb: dump: %v", err)
+	}
+	var b strings.Builder
+	for _, table := range tables {
+		rows, err := conn.Query(ctx, "SELECT t::text FROM "+pgx.Identifier{table}.Sanitize()+" t")
+		if err != nil {
+			t.Fatalf("testdb: dump %s: %v", table, err)
+		}
+		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatalf("testdb: dump %s: %v", table, err)
+		}
+		for _, line := range lines {
+			fmt.Fprintf(&b, "%s: %s\n", table, line)
+		}
+	}
+	return b.String()
+}
+
 // withSearchPath adds search_path=schema to a URL or keyword/value DSN.
 func withSearchPath(base, schema string) string {
 	if strings.HasPrefix(base, "postgres://") || strings.HasPrefix(base, "postgresql://") {

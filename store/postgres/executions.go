@@ -15,7 +15,7 @@ const executionColumns = `id, tenant_id, workflow_id, workflow_version, status, 
 	created_at, started_at, finished_at`
 
 const nodeRunColumns = `id, tenant_id, execution_id, node, attempt, status, pending, lease_until, claim_token,
-	input_size, output, logs, error, created_at, started_at, finished_at`
+	input_size, output, logs, error, host_calls, created_at, started_at, finished_at`
 
 // ExecutionInsert stores a queued execution and its node runs, with the
 // outbox entries of the queued ones, in one transaction (one round trip).
@@ -43,9 +43,9 @@ func (s *Store) ExecutionInsert(ctx context.Context, tenantID string, p *store.E
 func queueRuns(b *pgx.Batch, runs []*store.NodeRun, seq int, availableAt, createdAt time.Time) []*store.OutboxEntry {
 	for i, r := range runs {
 		b.Queue(`INSERT INTO node_runs (seq, `+nodeRunColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
 			seq+i, r.ID, r.TenantID, r.ExecutionID, r.Node, r.Attempt, r.Status, r.Pending, r.LeaseUntil, r.ClaimToken,
-			r.InputSize, r.Output, r.Logs, r.Error, r.CreatedAt, r.StartedAt, r.FinishedAt)
+			r.InputSize, r.Output, r.Logs, r.Error, r.HostCalls, r.CreatedAt, r.StartedAt, r.FinishedAt)
 	}
 	entries := record.Outbox(runs, availableAt, createdAt)
 	for _, e := range entries {
@@ -112,7 +112,7 @@ func scanNodeRun(r pgx.Row) (*store.NodeRun, error) {
 	var n store.NodeRun
 	err := r.Scan(&n.ID, &n.TenantID, &n.ExecutionID, &n.Node, &n.Attempt, &n.Status, &n.Pending, &n.LeaseUntil,
 		&n.ClaimToken, &n.InputSize, (*[]byte)(&n.Output), (*[]byte)(&n.Logs), (*[]byte)(&n.Error),
-		&n.CreatedAt, &n.StartedAt, &n.FinishedAt)
+		(*[]byte)(&n.HostCalls), &n.CreatedAt, &n.StartedAt, &n.FinishedAt)
 	n.LeaseUntil, n.CreatedAt, n.StartedAt, n.FinishedAt = utcp(n.LeaseUntil), utc(n.CreatedAt), utcp(n.StartedAt), utcp(n.FinishedAt)
 	return &n, err
 }

@@ -17,7 +17,8 @@ import (
 	"github.com/wasmflow/wasmflow/store/internal/backendtest"
 )
 
-// recorder is a pgx tracer that keeps every statement a store runs.
+// recorder is a pgx tracer that keeps every statement a store runs, those
+// of batches included.
 type recorder struct {
 	mu    sync.Mutex
 	stmts []traced
@@ -36,6 +37,18 @@ func (r *recorder) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.Trace
 }
 
 func (r *recorder) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+func (r *recorder) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	return ctx
+}
+
+func (r *recorder) TraceBatchQuery(_ context.Context, _ *pgx.Conn, d pgx.TraceBatchQueryData) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stmts = append(r.stmts, traced{d.SQL, d.Args})
+}
+
+func (r *recorder) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
 
 // TestListsUseIndexes runs every read of the store and the reconciler's
 // cross-tenant sweeps (see backendtest.Reads), then checks with EXPLAIN

@@ -105,3 +105,24 @@ func TestPruneCascades(t *testing.T) {
 		require.Zero(t, rows, table)
 	}
 }
+
+// A deleted workflow leaves no binding rows behind (lists would hide them:
+// they read the bindings of live workflows only).
+func TestDeleteRemovesSecretBindings(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s := openInternal(t)
+	tn, err := s.TenantInsert(ctx, "t")
+	require.NoError(t, err)
+	w, err := s.WorkflowInsert(ctx, tn.ID, &workflow.Workflow{Name: "w", Nodes: []workflow.Node{
+		{Name: "a", Module: "x/y@1", Secrets: map[string]string{"token": "s1", "key": "s2"}}}})
+	require.NoError(t, err)
+	count := func() int {
+		var rows int
+		require.NoError(t, s.pool.QueryRow(ctx, `SELECT count(*) FROM secret_bindings`).Scan(&rows))
+		return rows
+	}
+	require.Equal(t, 2, count())
+	require.NoError(t, s.WorkflowDelete(ctx, tn.ID, w.ID))
+	require.Zero(t, count())
+}

@@ -14,7 +14,9 @@
 // json columns (not jsonb): the exact bytes round-trip and "\u0000", which
 // jsonb rejects, is accepted. A workflow's definitions live in
 // workflow_versions only; workflows holds the current version number and
-// deleted_at (soft delete). Lists page by keyset, never OFFSET.
+// deleted_at (soft delete). secret_bindings holds the secret bindings of
+// each live workflow's current version: a save replaces them and a delete
+// removes them, in its transaction. Lists page by keyset, never OFFSET.
 package postgres
 
 import (

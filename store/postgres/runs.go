@@ -158,12 +158,12 @@ func (s *Store) RunFinish(ctx context.Context, tenantID string, p *store.RunFini
 		// claim's to finish: the outcome is stored, and causes nothing.
 		finished := record.ExecutionFinished(ex.Status)
 		run, err := getOne(ctx, tx, scanNodeRun, `
-			UPDATE node_runs SET status = $4, output = $5, logs = $6, error = $7, input_size = $8, finished_at = $9,
-				lease_until = NULL, claim_token = ''
+			UPDATE node_runs SET status = $4, output = $5, logs = $6, error = $7, host_calls = $8, input_size = $9,
+				finished_at = $10, lease_until = NULL, claim_token = ''
 			WHERE tenant_id = $1 AND id = $2 AND claim_token = $3 AND claim_token <> ''
-				AND (status = 'running' OR (status = 'cancelled' AND $10))
+				AND (status = 'running' OR (status = 'cancelled' AND $11))
 			RETURNING `+nodeRunColumns,
-			tenantID, p.RunID, p.ClaimToken, p.Status, p.Output, p.Logs, p.Error, p.InputSize, now, finished)
+			tenantID, p.RunID, p.ClaimToken, p.Status, p.Output, p.Logs, p.Error, p.HostCalls, p.InputSize, now, finished)
 		if errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("%w: node run %s is not held by this claim", store.ErrConflict, p.RunID)
 		}

@@ -27,7 +27,8 @@ FROM workflow_versions v
 JOIN workflows w ON w.tenant_id = v.tenant_id AND w.id = v.workflow_id AND w.deleted_at IS NULL`
 
 // WorkflowInsert stores a new, inactive workflow as version 1 (a row in
-// workflows and one in workflow_versions, in one transaction).
+// workflows, one in workflow_versions and its secret bindings, in one
+// transaction).
 func (s *Store) WorkflowInsert(ctx context.Context, tenantID string, def *workflow.Workflow) (*store.Workflow, error) {
 	w, raw, err := record.NewWorkflow(tenantID, def)
 	if err != nil {
@@ -39,6 +40,7 @@ func (s *Store) WorkflowInsert(ctx context.Context, tenantID string, def *workfl
 		VALUES ($1, $2, $3, 1, $4, $5, $5)`, w.ID, w.TenantID, w.Definition.Name, w.Active, t)
 	b.Queue(`INSERT INTO workflow_versions (tenant_id, workflow_id, version, definition, created_at)
 		VALUES ($1, $2, 1, $3, $4)`, w.TenantID, w.ID, raw, t)
+	queueSecretBindings(b, w.TenantID, w.ID, &w.Definition)
 	if err := sendBatch(ctx, s.pool, b); err != nil {
 		return nil, err
 	}
@@ -73,8 +75,9 @@ func (s *Store) WorkflowList(ctx context.Context, tenantID string, page store.Pa
 }
 
 // WorkflowUpdate stores p.Definition as the next version and makes it
-// current, in one transaction. With p.ExpectedVersion set, it is ErrConflict
-// unless the current version is that one.
+// current, replacing the workflow's secret bindings, in one transaction.
+// With p.ExpectedVersion set, it is ErrConflict unless the current version
+// is that one.
 func (s *Store) WorkflowUpdate(ctx context.Context, tenantID, id string, p *store.WorkflowUpdateParams) (*store.Workflow, error) {
 	raw, stored, err := record.WorkflowUpdate(p)
 	if err != nil {
@@ -95,9 +98,12 @@ func (s *Store) WorkflowUpdate(ctx context.Context, tenantID, id string, p *stor
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO workflow_versions (tenant_id, workflow_id, version, definition, created_at)
+		b := &pgx.Batch{}
+		b.Queue(`INSERT INTO workflow_versions (tenant_id, workflow_id, version, definition, created_at)
 			VALUES ($1, $2, $3, $4, $5)`, tenantID, id, w.Version, raw, t)
-		return err
+		b.Queue(`DELETE FROM secret_bindings WHERE tenant_id = $1 AND workflow_id = $2`, tenantID, id)
+		queueSecretBindings(b, tenantID, id, &stored)
+		return sendBatch(ctx, tx, b)
 	})
 	if err != nil {
 		return nil, err
@@ -118,11 +124,38 @@ func versionConflict(ctx context.Context, tx pgx.Tx, tenantID, id string, expect
 	return fmt.Errorf("%w: workflow %s is at version %d, not %d", store.ErrConflict, id, current, expected)
 }
 
-// WorkflowDelete soft-deletes a live workflow: reads, lists and updates no
-// longer see it, and its versions stay for the executions that ran them.
+// WorkflowDelete soft-deletes a live workflow and deletes its secret
+// bindings, in one transaction: reads, lists and updates no longer see it,
+// and its versions stay for the executions that ran them.
 func (s *Store) WorkflowDelete(ctx context.Context, tenantID, id string) error {
-	return execOne(ctx, s.pool, `UPDATE workflows SET deleted_at = $3 WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL`,
-		tenantID, id, record.Now())
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		// The workflow's row first: the UPDATE waits for a save of the
+		// workflow in progress, so that the DELETE after it sees the
+		// bindings that save wrote.
+		err := execOne(ctx, tx, `UPDATE workflows SET deleted_at = $3 WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL`,
+			tenantID, id, record.Now())
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM secret_bindings WHERE tenant_id = $1 AND workflow_id = $2`, tenantID, id)
+		return err
+	})
+}
+
+// queueSecretBindings adds to b the insert of the secret bindings of def,
+// a definition of the workflow id, in one statement whatever their number.
+func queueSecretBindings(b *pgx.Batch, tenantID, id string, def *workflow.Workflow) {
+	bindings := record.SecretBindings(id, def)
+	if len(bindings) == 0 {
+		return
+	}
+	nodes, names, secrets := make([]string, len(bindings)), make([]string, len(bindings)), make([]string, len(bindings))
+	for i, sb := range bindings {
+		nodes[i], names[i], secrets[i] = sb.Node, sb.Name, sb.Secret
+	}
+	b.Queue(`INSERT INTO secret_bindings (tenant_id, workflow_id, node, name, secret)
+		SELECT $1, $2, u.node, u.name, u.secret FROM unnest($3::text[], $4::text[], $5::text[]) AS u (node, name, secret)`,
+		tenantID, id, nodes, names, secrets)
 }
 
 // WorkflowVersionGet reads one version of a live workflow.

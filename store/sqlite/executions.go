@@ -14,7 +14,7 @@ const executionColumns = `id, tenant_id, workflow_id, workflow_version, status, 
 	created_at, started_at, finished_at`
 
 const nodeRunColumns = `id, tenant_id, execution_id, node, attempt, status, pending, lease_until, claim_token,
-	input_size, output, logs, error, created_at, started_at, finished_at`
+	input_size, output, logs, error, host_calls, created_at, started_at, finished_at`
 
 // ExecutionInsert stores a queued execution and its node runs, with the
 // outbox entries of the queued ones, in one transaction. ErrNotFound when
@@ -49,7 +49,7 @@ func insertRuns(ctx context.Context, tx *sql.Tx, runs []*store.NodeRun, seq int,
 		return nil, nil
 	}
 	ins, err := tx.PrepareContext(ctx, `INSERT INTO node_runs (seq, `+nodeRunColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`)
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +57,7 @@ func insertRuns(ctx context.Context, tx *sql.Tx, runs []*store.NodeRun, seq int,
 	for i, r := range runs {
 		_, err := ins.ExecContext(ctx, seq+i, r.ID, r.TenantID, r.ExecutionID, r.Node, r.Attempt, r.Status, r.Pending,
 			usp(r.LeaseUntil), r.ClaimToken, r.InputSize, jsonArg(r.Output), jsonArg(r.Logs), jsonArg(r.Error),
-			us(r.CreatedAt), usp(r.StartedAt), usp(r.FinishedAt))
+			jsonArg(r.HostCalls), us(r.CreatedAt), usp(r.StartedAt), usp(r.FinishedAt))
 		if err != nil {
 			return nil, err
 		}
@@ -127,5 +127,5 @@ func scanNodeRun(r row) (*store.NodeRun, error) {
 	var n store.NodeRun
 	return &n, r.Scan(&n.ID, &n.TenantID, &n.ExecutionID, &n.Node, &n.Attempt, &n.Status, &n.Pending,
 		optMicros{&n.LeaseUntil}, &n.ClaimToken, &n.InputSize, (*[]byte)(&n.Output), (*[]byte)(&n.Logs), (*[]byte)(&n.Error),
-		micros{&n.CreatedAt}, optMicros{&n.StartedAt}, optMicros{&n.FinishedAt})
+		(*[]byte)(&n.HostCalls), micros{&n.CreatedAt}, optMicros{&n.StartedAt}, optMicros{&n.FinishedAt})
 }

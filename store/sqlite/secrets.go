@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"strconv"
+	"strings"
 
 	"github.com/wasmflow/wasmflow/store"
 	"github.com/wasmflow/wasmflow/store/internal/keyset"
@@ -66,6 +68,35 @@ func (s *Store) SecretList(ctx context.Context, tenantID string, page store.Page
 // SecretDelete deletes a secret.
 func (s *Store) SecretDelete(ctx context.Context, tenantID, name string) error {
 	return execOne(ctx, s.write, `DELETE FROM secrets WHERE tenant_id = $1 AND name = $2`, tenantID, name)
+}
+
+// bindingSelect reads the secret bindings of live workflows, with the
+// workflow's current name.
+const bindingSelect = `
+SELECT b.workflow_id, w.name, b.node, b.name, b.secret
+FROM secret_bindings b
+JOIN workflows w ON w.tenant_id = b.tenant_id AND w.id = b.workflow_id AND w.deleted_at IS NULL`
+
+// SecretBindingList lists the bindings of the tenant's live workflows to
+// the secrets named (all when none), sorted by secret, workflow id, node
+// and name. SQLite reads an IN list in sorted order, one index range per
+// secret, so the index gives the list order.
+func (s *Store) SecretBindingList(ctx context.Context, tenantID string, secrets []string) ([]*store.SecretBinding, error) {
+	stmt, args := bindingSelect+` WHERE b.tenant_id = $1`, []any{tenantID}
+	if len(secrets) > 0 {
+		marks := make([]string, len(secrets))
+		for i, name := range secrets {
+			args = append(args, name)
+			marks[i] = "$" + strconv.Itoa(len(args))
+		}
+		stmt += ` AND b.secret IN (` + strings.Join(marks, ", ") + `)`
+	}
+	return getAll(ctx, s.read, scanSecretBinding, stmt+` ORDER BY b.secret, b.workflow_id, b.node, b.name`, args...)
+}
+
+func scanSecretBinding(r row) (*store.SecretBinding, error) {
+	var sb store.SecretBinding
+	return &sb, r.Scan(&sb.WorkflowID, &sb.WorkflowName, &sb.Node, &sb.Name, &sb.Secret)
 }
 
 func scanSecret(r row) (*store.Secret, error) {

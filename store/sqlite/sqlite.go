@@ -22,7 +22,9 @@
 // Tables are STRICT. Times are INTEGER microseconds since the Unix epoch, so
 // a time read back equals the one returned by the write (UTC, truncated to
 // microseconds, as in the Postgres backend). JSON documents are TEXT, kept
-// byte for byte. Lists page by keyset, never OFFSET.
+// byte for byte. As in the Postgres backend, secret_bindings holds the
+// secret bindings of each live workflow's current version, which saves and
+// deletes keep current. Lists page by keyset, never OFFSET.
 package sqlite
 
 import (

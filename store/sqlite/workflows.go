@@ -26,7 +26,8 @@ FROM workflow_versions v
 JOIN workflows w ON w.tenant_id = v.tenant_id AND w.id = v.workflow_id AND w.deleted_at IS NULL`
 
 // WorkflowInsert stores a new, inactive workflow as version 1 (a row in
-// workflows and one in workflow_versions, in one transaction).
+// workflows, one in workflow_versions and its secret bindings, in one
+// transaction).
 func (s *Store) WorkflowInsert(ctx context.Context, tenantID string, def *workflow.Workflow) (*store.Workflow, error) {
 	w, raw, err := record.NewWorkflow(tenantID, def)
 	if err != nil {
@@ -41,7 +42,10 @@ func (s *Store) WorkflowInsert(ctx context.Context, tenantID string, def *workfl
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO workflow_versions (tenant_id, workflow_id, version, definition, created_at)
 			VALUES ($1, $2, 1, $3, $4)`, w.TenantID, w.ID, string(raw), us(t))
-		return err
+		if err != nil {
+			return err
+		}
+		return insertSecretBindings(ctx, tx, w.TenantID, w.ID, &w.Definition)
 	})
 	if err != nil {
 		return nil, err
@@ -77,8 +81,9 @@ func (s *Store) WorkflowList(ctx context.Context, tenantID string, page store.Pa
 }
 
 // WorkflowUpdate stores p.Definition as the next version and makes it
-// current, in one transaction. With p.ExpectedVersion set, it is ErrConflict
-// unless the current version is that one.
+// current, replacing the workflow's secret bindings, in one transaction.
+// With p.ExpectedVersion set, it is ErrConflict unless the current version
+// is that one.
 func (s *Store) WorkflowUpdate(ctx context.Context, tenantID, id string, p *store.WorkflowUpdateParams) (*store.Workflow, error) {
 	raw, stored, err := record.WorkflowUpdate(p)
 	if err != nil {
@@ -101,7 +106,14 @@ func (s *Store) WorkflowUpdate(ctx context.Context, tenantID, id string, p *stor
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO workflow_versions (tenant_id, workflow_id, version, definition, created_at)
 			VALUES ($1, $2, $3, $4, $5)`, tenantID, id, w.Version, string(raw), us(t))
-		return err
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM secret_bindings WHERE tenant_id = $1 AND workflow_id = $2`, tenantID, id)
+		if err != nil {
+			return err
+		}
+		return insertSecretBindings(ctx, tx, tenantID, id, &stored)
 	})
 	if err != nil {
 		return nil, err
@@ -122,11 +134,40 @@ func versionConflict(ctx context.Context, tx *sql.Tx, tenantID, id string, expec
 	return fmt.Errorf("%w: workflow %s is at version %d, not %d", store.ErrConflict, id, current, expected)
 }
 
-// WorkflowDelete soft-deletes a live workflow: reads, lists and updates no
-// longer see it, and its versions stay for the executions that ran them.
+// WorkflowDelete soft-deletes a live workflow and deletes its secret
+// bindings, in one transaction: reads, lists and updates no longer see it,
+// and its versions stay for the executions that ran them.
 func (s *Store) WorkflowDelete(ctx context.Context, tenantID, id string) error {
-	return execOne(ctx, s.write, `UPDATE workflows SET deleted_at = $3 WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL`,
-		tenantID, id, us(record.Now()))
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		err := execOne(ctx, tx, `UPDATE workflows SET deleted_at = $3 WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL`,
+			tenantID, id, us(record.Now()))
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM secret_bindings WHERE tenant_id = $1 AND workflow_id = $2`, tenantID, id)
+		return err
+	})
+}
+
+// insertSecretBindings inserts the secret bindings of def, a definition of
+// the workflow id.
+func insertSecretBindings(ctx context.Context, tx *sql.Tx, tenantID, id string, def *workflow.Workflow) error {
+	bindings := record.SecretBindings(id, def)
+	if len(bindings) == 0 {
+		return nil
+	}
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO secret_bindings (tenant_id, workflow_id, node, name, secret)
+		VALUES ($1, $2, $3, $4, $5)`)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = ins.Close() }()
+	for _, sb := range bindings {
+		if _, err := ins.ExecContext(ctx, tenantID, id, sb.Node, sb.Name, sb.Secret); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // WorkflowVersionGet reads one version of a live workflow.

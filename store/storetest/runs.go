@@ -307,6 +307,7 @@ func runCases() []testCase {
 				{Status: store.RunSucceeded, Output: json.RawMessage(`{`)},
 				{Status: store.RunFailed, Logs: json.RawMessage(`nope`)},
 				{Status: store.RunFailed, Error: json.RawMessage(`[`)},
+				{Status: store.RunSucceeded, HostCalls: json.RawMessage(`[{"kind": "secret_read"`)},
 				{Status: store.RunFailed, FailExecution: json.RawMessage(`{"a"`)},
 			} {
 				p.RunID, p.ClaimToken = r.ID, r.ClaimToken
@@ -378,6 +379,65 @@ func runCases() []testCase {
 			recent(t, *res.Execution.FinishedAt)
 			require.Nil(t, res.Execution.Error)
 			requireExecution(t, s, res.Execution)
+		}},
+		{"RunFinishHostCalls", func(t *testing.T, s store.Store) {
+			ctx := t.Context()
+			tenant := newTenant(t, s)
+			w := insertWorkflow(t, s, tenant)
+			ex, rs := insertGraph(t, s, tenant, w, nil, node{"a", 0}, node{"b", 0}, node{"c", 0}, node{"x", 0})
+			ra := claim(t, s, tenant, rs["a"])
+			require.Nil(t, ra.HostCalls, "none before the run finishes")
+
+			failed := json.RawMessage(`[{"kind": "secret_read", "name": "token", "secret": "slack-prod", "via": "secret_get"},
+				{"kind": "http", "method": "POST", "host": "hooks.slack.com", "status": 503, "error": "\u0000 ünïcødé"}]`)
+			res := finish(t, s, tenant, ra, store.RunFinishParams{Status: store.RunFailed, Error: errNode,
+				HostCalls: failed, Retry: &store.RunRetry{AvailableAt: time.Now()}})
+			next := &store.NodeRun{ID: res.Queued[0].RunID}
+			finish(t, s, tenant, claim(t, s, tenant, rs["b"]), store.RunFinishParams{Output: json.RawMessage(`{}`)})
+			finish(t, s, tenant, claim(t, s, tenant, rs["c"]), store.RunFinishParams{HostCalls: json.RawMessage{}})
+
+			list, err := s.NodeRunList(ctx, tenant, ex.ID)
+			require.NoError(t, err)
+			require.Len(t, list, 5)
+			now := byNode(list)
+			require.JSONEq(t, string(failed), string(list[0].HostCalls), "stored with the outcome")
+			require.Equal(t, 2, now["a"].Attempt)
+			require.Nil(t, now["a"].HostCalls, "the next attempt starts with none")
+			require.Nil(t, now["b"].HostCalls, "a run that made no call has none")
+			require.Nil(t, now["c"].HostCalls, "an empty document is none")
+			require.Nil(t, now["x"].HostCalls)
+
+			// Each attempt keeps its own calls.
+			ok := json.RawMessage(`[{"kind": "secret_read", "name": "token", "secret": "slack-prod", "via": "secret_get"}]`)
+			finish(t, s, tenant, claim(t, s, tenant, next), store.RunFinishParams{HostCalls: ok})
+			list, err = s.NodeRunList(ctx, tenant, ex.ID)
+			require.NoError(t, err)
+			require.JSONEq(t, string(failed), string(list[0].HostCalls))
+			require.JSONEq(t, string(ok), string(byNode(list)["a"].HostCalls))
+
+			// A run cancelled while it ran still records what it did.
+			rx := claim(t, s, tenant, rs["x"])
+			_, err = s.ExecutionCancel(ctx, tenant, ex.ID)
+			require.NoError(t, err)
+			cancelled := json.RawMessage(`[{"kind": "http", "method": "GET", "host": "example.com", "status": 200}]`)
+			finish(t, s, tenant, rx, store.RunFinishParams{HostCalls: cancelled})
+			require.JSONEq(t, string(cancelled), string(latestRuns(t, s, tenant, ex.ID)["x"].HostCalls))
+
+			// Runs inserted with calls keep them, as every other document.
+			in := runs(2)
+			in[0].HostCalls = json.RawMessage(`[]`)
+			_, inserted, err := s.ExecutionInsert(ctx, tenant, &store.ExecutionInsertParams{
+				WorkflowID: w.ID, WorkflowVersion: w.Version, Runs: in})
+			require.NoError(t, err)
+			require.JSONEq(t, `[]`, string(inserted[0].HostCalls))
+			require.Nil(t, inserted[1].HostCalls)
+			list, err = s.NodeRunList(ctx, tenant, inserted[0].ExecutionID)
+			require.NoError(t, err)
+			require.Equal(t, inserted, list)
+			in[0].HostCalls = json.RawMessage(`[`)
+			_, _, err = s.ExecutionInsert(ctx, tenant, &store.ExecutionInsertParams{
+				WorkflowID: w.ID, WorkflowVersion: w.Version, Runs: in})
+			require.Error(t, err)
 		}},
 		{"RunFinishConcurrentRelease", func(t *testing.T, s store.Store) {
 			tenant := newTenant(t, s)

@@ -27,7 +27,8 @@ type testCase struct {
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	groups := [][]testCase{
 		tenantCases(), apiKeyCases(), workflowCases(), moduleCases(),
-		executionCases(), runCases(), secretCases(), auditCases(), paginationCases(), lifecycleCases(),
+		executionCases(), runCases(), secretCases(), secretBindingCases(),
+		auditCases(), paginationCases(), lifecycleCases(),
 	}
 	for _, cases := range groups {
 		for _, c := range cases {

@@ -52,6 +52,10 @@ type DB struct {
 	ExecFunc func(t *testing.T, stmt string)
 }
 
+// secretBindingsVersion is the migration that adds the secret_bindings
+// table.
+const secretBindingsVersion = 3
+
 // RunMigrations runs the migration cases, each in parallel on a database of
 // its own returned by newDB. latest is the newest version the binary knows.
 func RunMigrations(t *testing.T, latest int, newDB func(t *testing.T) DB) {
@@ -91,6 +95,64 @@ func RunMigrations(t *testing.T, latest int, newDB func(t *testing.T) DB) {
 
 		require.NoError(t, s.MigrateTo(t.Context(), latest))
 		require.Equal(t, up, db.DumpFunc(t), "up, down, up gives the same schema")
+	})
+
+	t.Run("MigrateReadsSecretBindings", func(t *testing.T) {
+		// The version that adds the bindings reads those of the workflows
+		// saved before it from their current definitions, as saves write
+		// them.
+		t.Parallel()
+		ctx := t.Context()
+		s := newDB(t).OpenFunc(t)
+		require.NoError(t, s.Migrate(ctx))
+		var tenants []string
+		for _, name := range []string{"a", "b"} {
+			tn, err := s.TenantInsert(ctx, name)
+			require.NoError(t, err)
+			tenants = append(tenants, tn.ID)
+			bound := func(name string, secrets map[string]string) workflow.Node {
+				return workflow.Node{Name: name, Module: "x/y@1", Secrets: secrets}
+			}
+			for _, def := range []*workflow.Workflow{
+				{Name: "one", Description: "a NUL \u0000 and \\u0000, escaped", Nodes: []workflow.Node{
+					bound("n", map[string]string{"token": "slack", "key": "hmac"}),
+					{Name: "start", Type: workflow.TypeManualTrigger},
+					// A node name that comes twice keeps its first node's bindings.
+					bound("n", map[string]string{"token": "other", "extra": "more"}),
+					bound("ünï \"quoted\"", map[string]string{"tøken": "slack"}),
+				}},
+				{Name: "none"}, // "nodes": null
+				{Name: "empty", Nodes: []workflow.Node{{Name: "start", Type: workflow.TypeManualTrigger}}},
+			} {
+				_, err := s.WorkflowInsert(ctx, tn.ID, def)
+				require.NoError(t, err)
+			}
+			renamed, err := s.WorkflowInsert(ctx, tn.ID, &workflow.Workflow{Name: "before",
+				Nodes: []workflow.Node{bound("n", map[string]string{"token": "old"})}})
+			require.NoError(t, err)
+			_, err = s.WorkflowUpdate(ctx, tn.ID, renamed.ID, &store.WorkflowUpdateParams{Definition: workflow.Workflow{
+				Name: "after", Nodes: []workflow.Node{bound("n", map[string]string{"token": "new"})}}})
+			require.NoError(t, err)
+			deleted, err := s.WorkflowInsert(ctx, tn.ID, &workflow.Workflow{Name: "deleted",
+				Nodes: []workflow.Node{bound("n", map[string]string{"token": "slack"})}})
+			require.NoError(t, err)
+			require.NoError(t, s.WorkflowDelete(ctx, tn.ID, deleted.ID))
+		}
+		want := map[string][]*store.SecretBinding{}
+		for _, tn := range tenants {
+			bs, err := s.SecretBindingList(ctx, tn, nil)
+			require.NoError(t, err)
+			require.Len(t, bs, 5)
+			want[tn] = bs
+		}
+
+		require.NoError(t, s.MigrateTo(ctx, secretBindingsVersion-1))
+		require.NoError(t, s.Migrate(ctx))
+		for _, tn := range tenants {
+			bs, err := s.SecretBindingList(ctx, tn, nil)
+			require.NoError(t, err)
+			require.Equal(t, want[tn], bs)
+		}
 	})
 
 	t.Run("MigrateRefuses", func(t *testing.T) {
@@ -136,7 +198,14 @@ func Seed(t *testing.T, s store.Store) *Reads {
 	ctx := t.Context()
 	tn, err := s.TenantInsert(ctx, "t")
 	require.NoError(t, err)
-	w, err := s.WorkflowInsert(ctx, tn.ID, &workflow.Workflow{Name: "w"})
+	w, err := s.WorkflowInsert(ctx, tn.ID, &workflow.Workflow{Name: "w", Nodes: []workflow.Node{
+		{Name: "a", Module: "x/y@1", Secrets: map[string]string{"token": "s1", "key": "s2"}},
+		{Name: "b", Module: "x/y@1", Secrets: map[string]string{"token": "s1"}},
+	}})
+	require.NoError(t, err)
+	_, err = s.WorkflowInsert(ctx, tn.ID, &workflow.Workflow{Name: "v", Nodes: []workflow.Node{
+		{Name: "a", Module: "x/y@1", Secrets: map[string]string{"token": "s2"}},
+	}})
 	require.NoError(t, err)
 	var ex *store.Execution
 	deadline := time.Now().Add(time.Hour)
@@ -202,6 +271,15 @@ func (r *Reads) ReadAll(t *testing.T) {
 		func(store.Page) (string, error) { _, err := s.NodeRunList(ctx, tenant, r.exec); return one(err) },
 		func(store.Page) (string, error) { _, err := s.SecretGet(ctx, tenant, "s"); return one(ignore(err)) },
 		func(p store.Page) (string, error) { _, next, err := s.SecretList(ctx, tenant, p); return next, err },
+		func(store.Page) (string, error) { _, err := s.SecretBindingList(ctx, tenant, nil); return one(err) },
+		func(store.Page) (string, error) {
+			_, err := s.SecretBindingList(ctx, tenant, []string{"s1"})
+			return one(err)
+		},
+		func(store.Page) (string, error) {
+			_, err := s.SecretBindingList(ctx, tenant, []string{"s2", "s1", "missing"})
+			return one(err)
+		},
 		func(p store.Page) (string, error) {
 			_, err := s.OutboxDue(ctx, time.Now(), time.Now(), p.Size())
 			return one(err)

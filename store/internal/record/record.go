@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/wasmflow/wasmflow/store"
@@ -182,7 +183,7 @@ func newRuns(method, tenantID, executionID string, in []*store.NodeRun, t time.T
 		for _, f := range []struct {
 			name string
 			raw  *json.RawMessage
-		}{{"output", &r.Output}, {"logs", &r.Logs}, {"error", &r.Error}} {
+		}{{"output", &r.Output}, {"logs", &r.Logs}, {"error", &r.Error}, {"host calls", &r.HostCalls}} {
 			if *f.raw, err = JSON("node run "+f.name, *f.raw); err != nil {
 				return nil, err
 			}
@@ -238,7 +239,10 @@ func RunFinish(p *store.RunFinishParams) (*store.RunFinishParams, error) {
 	for _, f := range []struct {
 		name string
 		raw  *json.RawMessage
-	}{{"output", &out.Output}, {"logs", &out.Logs}, {"error", &out.Error}, {"execution error", &out.FailExecution}} {
+	}{
+		{"output", &out.Output}, {"logs", &out.Logs}, {"error", &out.Error}, {"host calls", &out.HostCalls},
+		{"execution error", &out.FailExecution},
+	} {
 		if *f.raw, err = JSON("node run "+f.name, *f.raw); err != nil {
 			return nil, err
 		}
@@ -253,6 +257,27 @@ func RunFinish(p *store.RunFinishParams) (*store.RunFinishParams, error) {
 func RetryRun(done *store.NodeRun, t time.Time) *store.NodeRun {
 	return &store.NodeRun{ID: store.NewID("nr"), TenantID: done.TenantID, ExecutionID: done.ExecutionID,
 		Node: done.Node, Attempt: done.Attempt + 1, Status: store.RunQueued, CreatedAt: t}
+}
+
+// SecretBindings returns the secret bindings of a workflow's definition,
+// one per node and declared name, sorted by node and name. A node name that
+// comes twice (which validation refuses) keeps its first node's bindings.
+func SecretBindings(workflowID string, def *workflow.Workflow) []*store.SecretBinding {
+	var out []*store.SecretBinding
+	seen := map[[2]string]bool{}
+	for _, n := range def.Nodes {
+		for name, secret := range n.Secrets {
+			if key := [2]string{n.Name, name}; !seen[key] {
+				seen[key] = true
+				out = append(out, &store.SecretBinding{WorkflowID: workflowID, WorkflowName: def.Name,
+					Node: n.Name, Name: name, Secret: secret})
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b *store.SecretBinding) int {
+		return cmp.Or(cmp.Compare(a.Node, b.Node), cmp.Compare(a.Name, b.Name))
+	})
+	return out
 }
 
 // NewSecret checks in and returns the secret SecretInsert stores.

@@ -159,6 +159,7 @@ func TestNewExecution(t *testing.T) {
 		"bad output": {Runs: []*store.NodeRun{{Output: json.RawMessage(`{`)}}},
 		"bad logs":   {Runs: []*store.NodeRun{{Logs: json.RawMessage(`{`)}}},
 		"bad error":  {Runs: []*store.NodeRun{{Error: json.RawMessage(`{`)}}},
+		"bad calls":  {Runs: []*store.NodeRun{{HostCalls: json.RawMessage(`[`)}}},
 	} {
 		_, _, err := record.NewExecution("tn_1", p)
 		require.Error(t, err, name)
@@ -220,10 +221,11 @@ func TestRunFinish(t *testing.T) {
 	t.Parallel()
 	at := time.Date(2025, 3, 4, 5, 6, 7, 123456789, time.FixedZone("x", 3600))
 	in := &store.RunFinishParams{RunID: "nr_1", ClaimToken: "c", Status: store.RunFailed, Output: json.RawMessage{},
-		Error: json.RawMessage(`{"m": 1}`), Retry: &store.RunRetry{AvailableAt: at}}
+		Error: json.RawMessage(`{"m": 1}`), HostCalls: json.RawMessage{}, Retry: &store.RunRetry{AvailableAt: at}}
 	p, err := record.RunFinish(in)
 	require.NoError(t, err)
 	require.Nil(t, p.Output)
+	require.Nil(t, p.HostCalls)
 	require.JSONEq(t, `{"m": 1}`, string(p.Error))
 	require.Equal(t, record.Norm(at), p.Retry.AvailableAt)
 	require.Equal(t, at, in.Retry.AvailableAt, "the params are not changed")
@@ -240,6 +242,7 @@ func TestRunFinish(t *testing.T) {
 		"bad logs":       {Status: store.RunSucceeded, Logs: json.RawMessage(`{`)},
 		"bad error":      {Status: store.RunFailed, Error: json.RawMessage(`{`)},
 		"bad exec error": {Status: store.RunFailed, FailExecution: json.RawMessage(`{`)},
+		"bad host calls": {Status: store.RunSucceeded, HostCalls: json.RawMessage(`[{}`)},
 	} {
 		_, err := record.RunFinish(p)
 		require.Error(t, err, name)
@@ -259,6 +262,23 @@ func TestClaimTokensAndStatuses(t *testing.T) {
 	} {
 		require.Equal(t, final, record.ExecutionFinished(status), status)
 	}
+}
+
+func TestSecretBindings(t *testing.T) {
+	t.Parallel()
+	def := &workflow.Workflow{Name: "w", Nodes: []workflow.Node{
+		{Name: "b", Secrets: map[string]string{"token": "s1", "key": "s2"}},
+		{Name: "start"},
+		{Name: "a", Secrets: map[string]string{"token": "s1"}},
+		{Name: "b", Secrets: map[string]string{"token": "other", "extra": "s3"}}, // a name that comes twice
+	}}
+	require.Equal(t, []*store.SecretBinding{
+		{WorkflowID: "wf_1", WorkflowName: "w", Node: "a", Name: "token", Secret: "s1"},
+		{WorkflowID: "wf_1", WorkflowName: "w", Node: "b", Name: "extra", Secret: "s3"},
+		{WorkflowID: "wf_1", WorkflowName: "w", Node: "b", Name: "key", Secret: "s2"},
+		{WorkflowID: "wf_1", WorkflowName: "w", Node: "b", Name: "token", Secret: "s1"},
+	}, record.SecretBindings("wf_1", def), "sorted by node and name, the first node's binding kept")
+	require.Empty(t, record.SecretBindings("wf_1", &workflow.Workflow{Name: "w"}))
 }
 
 func TestSecrets(t *testing.T) {
