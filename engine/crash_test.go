@@ -41,6 +41,7 @@ const (
 	envWorkerQueue = "WASMFLOW_TEST_WORKER_QUEUE"
 	envWorkerLease = "WASMFLOW_TEST_WORKER_LEASE"
 	envWorkerHTTP  = "WASMFLOW_TEST_WORKER_HTTP" // registry.HTTPOptions as JSON
+	envWorkerCache = "WASMFLOW_TEST_WORKER_CACHE"
 )
 
 // TestMain lets the test binary double as a worker process.
@@ -52,7 +53,15 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	dir, err := os.MkdirTemp("", "wasmflow-engine-test-cache-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	compileCache = dir
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
 }
 
 // runWorkerProcess is a worker: PostgreSQL, Asynq, the engine's Work loop,
@@ -65,7 +74,7 @@ func runWorkerProcess() error {
 		return err
 	}
 	defer st.Close()
-	rt, err := runtime.New(ctx, runtime.Config{})
+	rt, err := runtime.New(ctx, runtime.Config{CacheDir: os.Getenv(envWorkerCache)})
 	if err != nil {
 		return err
 	}
@@ -297,7 +306,7 @@ func startWorkerProcess(t testing.TB, dbURL, redisAddr, queueName string, lease 
 	cmd := exec.Command(os.Args[0], "-test.run=^$") //nolint:gosec,noctx // the test binary itself, stopped in Cleanup
 	cmd.Env = append(os.Environ(), envWorkerDB+"="+dbURL, envWorkerRedis+"="+redisAddr,
 		envWorkerQueue+"="+queueName, envWorkerLease+"="+lease.String(), envWorkerHTTP+"="+string(httpJSON),
-		vault.EnvMasterKey+"="+testMasterKey)
+		vault.EnvMasterKey+"="+testMasterKey, envWorkerCache+"="+compileCache)
 	logs := &lockedBuffer{}
 	cmd.Stderr = logs
 	out, err := cmd.StdoutPipe()

@@ -94,7 +94,14 @@ type harnessOpts struct {
 	retention time.Duration
 	// http configures the HTTP host function (of every worker process, too).
 	http registry.HTTPOptions
+	// httpNode installs the http-request example (a Go module: slow to compile).
+	httpNode bool
 }
+
+// compileCache is the runtime's compilation cache of every harness and
+// worker process of this test binary (see TestMain): the Go examples take
+// long to compile under the race detector, so they compile once.
+var compileCache string
 
 // testMasterKey encrypts the harness's secrets; worker processes get it in
 // WASMFLOW_MASTER_KEY.
@@ -132,7 +139,7 @@ func newHarness(t testing.TB, m mode, o harnessOpts) *harness {
 	tenant, err := st.TenantInsert(ctx, "default")
 	require.NoError(t, err)
 
-	rt, err := runtime.New(ctx, runtime.Config{})
+	rt, err := runtime.New(ctx, runtime.Config{CacheDir: compileCache})
 	require.NoError(t, err)
 	kr := testKeyring(t)
 	reg, err := registry.New(registry.Config{
@@ -142,6 +149,9 @@ func newHarness(t testing.TB, m mode, o harnessOpts) *harness {
 	dir := t.TempDir()
 	for _, name := range examples {
 		copyDir(t, filepath.Join("..", "plugins-examples", name), filepath.Join(dir, name))
+	}
+	if o.httpNode {
+		copyDir(t, filepath.Join("..", "plugins-examples", "http-request"), filepath.Join(dir, "http-request"))
 	}
 	for _, name := range []string{"loop", "slow-echo", "secret-probe"} {
 		copyDir(t, filepath.Join("testdata", name), filepath.Join(dir, name))

@@ -2,15 +2,6 @@ package hostfuncs
 
 import "net/netip"
 
-// AllowTestAddr lets exactly ap (address and port) through the address policy
-// of the runs made from cfg. The tests' servers listen on loopback; this gives
-// them one reachable "public" server with AllowPrivate off, so they can prove
-// that everything else on loopback, and every redirect from that server to an
-// internal address, is still refused.
-func AllowTestAddr(cfg *HTTPConfig, ap netip.AddrPort) {
-	cfg.testAllowAddrs = append(cfg.testAllowAddrs, ap)
-}
-
 // AddrBlocked exposes the address policy: why a is refused, "" when allowed.
 func AddrBlocked(a netip.Addr, allowPrivate bool) string { return addrBlocked(a, allowPrivate) }
 

@@ -100,11 +100,11 @@ type HTTPConfig struct {
 	// audit log). It never sees header values or bodies.
 	Observe func(HTTPRequestRecord)
 
-	// testAllowAddrs lets exactly these address:port pairs through the address
-	// policy. Only tests set it (export_http_test.go): the test server listens
-	// on loopback, and the tests need one allowed hop there with AllowPrivate
-	// off, to prove that everything else on loopback stays refused.
-	testAllowAddrs []netip.AddrPort
+	// AllowAddrs lets exactly these address:port pairs through the address
+	// policy (the operator's --http-allow-addr): one internal service the
+	// nodes may reach, still only for granted hosts, without opening every
+	// private address as AllowPrivate does.
+	AllowAddrs []netip.AddrPort
 }
 
 // HTTPRequestRecord describes one call of wasmflow_http_fetch.
@@ -544,7 +544,7 @@ func (r *httpRun) hostAllowed(t target) bool {
 
 // blocked says why the address policy refuses ap, "" when it allows it.
 func (r *httpRun) blocked(ap netip.AddrPort) string {
-	for _, allowed := range r.cfg.testAllowAddrs {
+	for _, allowed := range r.cfg.AllowAddrs {
 		if allowed.Addr().Unmap() == ap.Addr().Unmap() && ap.Addr().Zone() == "" && allowed.Port() == ap.Port() {
 			return ""
 		}

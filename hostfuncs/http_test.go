@@ -243,7 +243,7 @@ func TestHTTPFetchRedirectToInternal(t *testing.T) {
 			"mixed.test": {"10.0.0.1", "169.254.169.254", "::1", "127.0.0.1"},
 		},
 	}
-	hostfuncs.AllowTestAddr(&cfg, public.addr)
+	cfg.AllowAddrs = append(cfg.AllowAddrs, public.addr)
 	base := "http://public.test:" + public.port
 
 	// The hook opens exactly the public server: it answers.
@@ -885,7 +885,7 @@ func TestParseLegacyIPv4(t *testing.T) {
 func TestDialControl(t *testing.T) {
 	t.Parallel()
 	var cfg hostfuncs.HTTPConfig
-	hostfuncs.AllowTestAddr(&cfg, netip.MustParseAddrPort("127.0.0.1:8080"))
+	cfg.AllowAddrs = append(cfg.AllowAddrs, netip.MustParseAddrPort("127.0.0.1:8080"))
 	for addr, ok := range map[string]bool{
 		"93.184.216.34:443":       true,
 		"[2606:4700::1111]:443":   true,

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -33,6 +34,8 @@ type AuditLog interface {
 type HTTPOptions struct {
 	// AllowPrivate opens loopback and private addresses (--http-allow-private).
 	AllowPrivate bool
+	// AllowAddrs opens exactly these internal address:port pairs (--http-allow-addr).
+	AllowAddrs []netip.AddrPort
 	// Timeout bounds one request, redirects included.
 	Timeout time.Duration
 	// MaxResponseBytes caps one response body.
@@ -134,6 +137,7 @@ func (r *Registry) HostSession(ctx context.Context, g RunGrant) *HostSession {
 			MaxResponseBytes: r.http.MaxResponseBytes,
 			MaxRequests:      r.http.MaxRequests,
 			AllowPrivate:     r.http.AllowPrivate,
+			AllowAddrs:       r.http.AllowAddrs,
 			Resolver:         r.http.Resolver,
 			Secrets: func(ctx context.Context, name string) (string, error) {
 				return s.readSecret(ctx, name, "http_header")

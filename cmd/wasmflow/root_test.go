@@ -63,3 +63,17 @@ func TestMigrateCommand(t *testing.T) {
 	require.Contains(t, stderr.String(), "migrations applied")
 	require.FileExists(t, filepath.Join(dir, "wasmflow.db"))
 }
+
+func TestHTTPAllowAddrFlag(t *testing.T) {
+	t.Setenv("WASMFLOW_HTTP_ALLOW_ADDR", "10.0.0.5:8080,[fd00::1]:443")
+	cmd, _, err := newRootCmd().Find([]string{"serve"})
+	require.NoError(t, err)
+	require.NoError(t, cmd.Flags().Parse(nil))
+	require.NoError(t, applyEnv(cmd.Flags()))
+	require.Equal(t, "10.0.0.5:8080,[fd00::1]:443", cmd.Flags().Lookup("http-allow-addr").Value.String())
+
+	cmd, _, err = newRootCmd().Find([]string{"serve"})
+	require.NoError(t, err)
+	err = cmd.Flags().Parse([]string{"--http-allow-addr", "10.0.0.5"})
+	require.ErrorContains(t, err, "want an IP address and port")
+}

@@ -7,9 +7,11 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -88,6 +90,7 @@ func newServeCmd(logs *logConfig) *cobra.Command {
 	f.DurationVar(&cfg.ReconcileInterval, "reconcile-interval", engine.DefaultReconcileInterval, "pause between reconciler passes (role scheduler)")
 	f.DurationVar(&cfg.Retention, "execution-retention", 0, "prune finished executions older than this (e.g. 720h); 0 keeps them")
 	f.BoolVar(&cfg.HTTP.AllowPrivate, "http-allow-private", false, "let nodes' HTTP requests reach loopback and private addresses (labs and tests only; metadata addresses stay closed)")
+	f.Var(addrPortsValue{&cfg.HTTP.AllowAddrs}, "http-allow-addr", "an internal address:port nodes' HTTP requests may reach (repeatable), without opening every private address")
 	f.DurationVar(&cfg.HTTP.Timeout, "http-timeout", hostfuncs.DefaultHTTPTimeout, "time limit of one HTTP request of a node, redirects included")
 	f.Int64Var(&cfg.HTTP.MaxResponseBytes, "http-max-response-bytes", hostfuncs.DefaultHTTPMaxResponseBytes, "largest response body a node's HTTP request may read")
 	f.IntVar(&cfg.HTTP.MaxRequests, "http-max-requests", hostfuncs.DefaultHTTPMaxRequests, "HTTP requests one node run may send, redirects included")
@@ -352,3 +355,30 @@ func installExamples(ctx context.Context, st store.Store, reg *registry.Registry
 	}
 	return nil
 }
+
+// addrPortsValue is a repeatable flag of address:port pairs ("10.0.0.5:8080", "[fd00::1]:443").
+type addrPortsValue struct{ list *[]netip.AddrPort }
+
+func (v addrPortsValue) String() string {
+	if v.list == nil {
+		return ""
+	}
+	parts := make([]string, len(*v.list))
+	for i, ap := range *v.list {
+		parts[i] = ap.String()
+	}
+	return strings.Join(parts, ",")
+}
+
+func (v addrPortsValue) Set(s string) error {
+	for part := range strings.SplitSeq(s, ",") {
+		ap, err := netip.ParseAddrPort(strings.TrimSpace(part))
+		if err != nil {
+			return fmt.Errorf("want an IP address and port such as 10.0.0.5:8080: %w", err)
+		}
+		*v.list = append(*v.list, ap)
+	}
+	return nil
+}
+
+func (addrPortsValue) Type() string { return "addr:port" }
