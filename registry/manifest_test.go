@@ -157,6 +157,30 @@ func TestParseManifestProblems(t *testing.T) {
 	}
 }
 
+// The host names a manifest may list: exact names, "*.domain", or "*" alone
+// (any host; the address policy still applies to every request).
+func TestManifestHosts(t *testing.T) {
+	t.Parallel()
+	parse := func(host string) error {
+		h, err := json.Marshal(host)
+		require.NoError(t, err)
+		_, err = registry.ParseManifest([]byte(`{"name": "a/b", "version": "1.0.0", "abi": "extism-v1", "capabilities": {"http": {"hosts": [` + string(h) + `]}}}`))
+		return err
+	}
+	for _, host := range []string{"*", "*.slack.com", "slack.com", "localhost", "a", "x-1.example.io", "127.0.0.1",
+		strings.Repeat("a", 63) + ".com"} {
+		require.NoError(t, parse(host), host)
+	}
+	for _, host := range []string{"", "**", "*.*", "*.", "*x.com", "x.*.com", "x.com*", " *", "* ", "*,x.com",
+		"Slack.com", "http://x.com", "x.com:443", "-x.com", "x-.com", "x..com", ".x.com", "x.com.", strings.Repeat("a", 64) + ".com"} {
+		err := parse(host)
+		re := refusal(t, err, registry.CodeManifestInvalid)
+		require.Len(t, re.Problems, 1, "%q: %v", host, err)
+		require.Equal(t, "manifest.capabilities.http.hosts[0]", re.Problems[0].Field, host)
+		require.Contains(t, re.Problems[0].Message, "does not match pattern", host)
+	}
+}
+
 // A params_schema may use every local feature: $defs, $ref, $anchor, an
 // older draft by $schema.
 func TestParamsSchemaFeatures(t *testing.T) {

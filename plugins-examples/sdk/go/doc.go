@@ -21,8 +21,10 @@
 //
 // Documents are decoded and encoded by a small reflection-free codec
 // (fastjson.go) that gives the same results as encoding/json (UseNumber, no
-// HTML escaping) several times faster in Wasm; params and values of other
-// types still go through encoding/json.
+// HTML escaping) several times faster in Wasm; it also reads the replies of
+// HTTPFetch, writes json.RawMessage values (validated and compacted, never
+// decoded) and answers ValidJSON. Params and values of other types still go
+// through encoding/json.
 //
 // A module imports only the host functions it calls: the Go linker drops
 // unreachable //go:wasmimport functions. This matters because wasmflow

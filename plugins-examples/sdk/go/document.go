@@ -101,7 +101,9 @@ func (in *Input) DecodeParams(v any) error {
 // is set, {"outputs": {"port": [...]}}. Nil lists encode as [], not null. The
 // bytes are what encoding/json would write with HTML escaping off (map keys
 // sorted); values of types other than the decoded ones (maps, slices, strings,
-// json.Number, bools, nil) go through encoding/json.
+// json.Number, bools, nil) go through encoding/json, except json.RawMessage,
+// which is validated and written compacted, as encoding/json does, without
+// being decoded.
 func EncodeOutput(out *Output) ([]byte, error) {
 	if out == nil {
 		out = &Output{}
@@ -135,6 +137,15 @@ func EncodeOutput(out *Output) ([]byte, error) {
 		}
 	}
 	return append(b, "}}"...), nil
+}
+
+// ValidJSON reports whether b is one JSON value, surrounding whitespace
+// allowed: the answer of json.Valid, several times faster in Wasm. A node
+// that outputs such bytes as they are puts them in a json.RawMessage, which
+// EncodeOutput writes compacted without decoding them.
+func ValidJSON(b []byte) bool {
+	_, err := oneValue(b)
+	return err == nil
 }
 
 // marshalNoHTML is json.Marshal without HTML escaping.

@@ -124,11 +124,68 @@ func TestDecodeFetchResponse(t *testing.T) {
 	if !errors.As(err, &he) || he.Code != "ssrf_blocked" {
 		t.Fatalf("error reply: %v", err)
 	}
-	if _, err := decodeFetchResponse([]byte(`nope`)); err == nil {
-		t.Fatal("invalid reply must fail")
+	for _, reply := range []string{`nope`, `[]`, `{"status":"200"}`, `{"status":1.5}`, `{"headers":[]}`,
+		`{"headers":{"a":1}}`, `{"headers":{"a":["x",1]}}`, `{"body":1}`, `{"body":"*"}`, `{"error":"x"}`,
+		`{"error":{"code":1}}`, `{"error":{"code":"a","message":2}}`, `{"status":200} x`} {
+		if _, err := decodeFetchResponse([]byte(reply)); err == nil ||
+			!strings.HasPrefix(err.Error(), "http fetch: invalid reply from host: ") {
+			t.Errorf("%s: err = %v", reply, err)
+		}
+	}
+	r, err = decodeFetchResponse([]byte(`{"status":204,"headers":null,"body":null,"error":null}`))
+	if err != nil || r.Status != 204 || len(r.Headers) != 0 || r.Body != nil {
+		t.Fatalf("nulls: %+v %v", r, err)
 	}
 	b, _ := json.Marshal(HTTPRequest{Method: "GET", URL: "https://x", Body: []byte("hi")})
 	if string(b) != `{"method":"GET","url":"https://x","body":"aGk="}` {
 		t.Fatalf("request %s", b)
 	}
+}
+
+// FuzzDecodeFetchResponse: a reply the host encodes (encoding/json) decodes
+// to what it holds; no input makes the decoder panic.
+func FuzzDecodeFetchResponse(f *testing.F) {
+	f.Add(200, "Content-Type", "application/json", []byte(`{"a":1}`), "")
+	f.Add(0, "", "", []byte(nil), "ssrf_blocked")
+	f.Fuzz(func(t *testing.T, status int, name, value string, body []byte, code string) {
+		if _, err := decodeFetchResponse(body); err != nil && !strings.HasPrefix(err.Error(), "http fetch: ") {
+			t.Fatalf("%q: %v", body, err)
+		}
+		var reply any = map[string]any{"status": status, "headers": map[string]any{name: value, name + "-list": []string{value, value}}, "body": body}
+		if code != "" {
+			reply = map[string]any{"error": map[string]string{"code": code, "message": value}}
+		}
+		b, err := json.Marshal(reply)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// what encoding/json makes of a string (invalid UTF-8 becomes U+FFFD)
+		sent := func(s string) string {
+			b, _ := json.Marshal(s)
+			var out string
+			if err := json.Unmarshal(b, &out); err != nil {
+				t.Fatal(err)
+			}
+			return out
+		}
+		r, err := decodeFetchResponse(b)
+		if code != "" {
+			var he *HTTPError
+			if !errors.As(err, &he) || he.Code != sent(code) || he.Message != sent(value) {
+				t.Fatalf("%s: %v", b, err)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", b, err)
+		}
+		v, n := sent(value), sent(name)
+		want := &HTTPResponse{Status: status, Headers: map[string]string{n: v, n + "-list": v + ", " + v}, Body: body}
+		if len(body) == 0 && body != nil {
+			want.Body = []byte{} // "" decodes to an empty, non-nil body
+		}
+		if !reflect.DeepEqual(r, want) {
+			t.Fatalf("%s: got %+v, want %+v", b, r, want)
+		}
+	})
 }

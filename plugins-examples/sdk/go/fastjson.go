@@ -619,12 +619,62 @@ func appendValue(b []byte, v any) ([]byte, error) {
 		return append(b, ']'), nil
 	case []Item:
 		return appendItems(b, t)
+	case json.RawMessage:
+		return appendRaw(b, t)
 	}
 	raw, err := marshalNoHTML(v)
 	if err != nil {
 		return nil, err
 	}
 	return append(b, raw...), nil
+}
+
+// appendRaw writes raw JSON as encoding/json does: nil as null, otherwise
+// validated and compacted (whitespace outside strings removed, every other
+// byte as written).
+func appendRaw(b []byte, raw json.RawMessage) ([]byte, error) {
+	if raw == nil {
+		return append(b, "null"...), nil
+	}
+	span, err := oneValue(raw)
+	if err != nil {
+		return nil, fmt.Errorf("json: invalid json.RawMessage: %w", err)
+	}
+	return appendCompact(b, span), nil
+}
+
+// oneValue validates b as one JSON value with optional surrounding
+// whitespace, and returns the value's bytes (not copied).
+func oneValue(b []byte) ([]byte, error) {
+	d := &decoder{s: b}
+	span, err := d.skipSpan()
+	if err != nil {
+		return nil, err
+	}
+	d.ws()
+	if d.p != len(d.s) {
+		return nil, d.fail("unexpected data after the value")
+	}
+	return span, nil
+}
+
+// appendCompact appends s, valid JSON, without the whitespace outside strings.
+func appendCompact(b, s []byte) []byte {
+	start := 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '"':
+			for i++; s[i] != '"'; i++ {
+				if s[i] == '\\' {
+					i++
+				}
+			}
+		case ' ', '\t', '\n', '\r':
+			b = append(b, s[start:i]...)
+			start = i + 1
+		}
+	}
+	return append(b, s[start:]...)
 }
 
 // appendItems writes a list of items; a nil list as [].

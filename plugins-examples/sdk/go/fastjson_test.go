@@ -37,6 +37,15 @@ func FuzzDecodeMatchesEncodingJSON(f *testing.F) {
 		if (err == nil) != (werr == nil) {
 			t.Fatalf("%q: ours %v, encoding/json %v", b, err, werr)
 		}
+		if ValidJSON(b) != json.Valid(b) {
+			t.Fatalf("%q: ValidJSON %v, json.Valid %v", b, ValidJSON(b), json.Valid(b))
+		}
+		// a json.RawMessage is written as encoding/json writes it
+		raw, rerr := appendValue(nil, json.RawMessage(b))
+		rawRef, rawErr := marshalNoHTML(json.RawMessage(b))
+		if (rerr == nil) != (rawErr == nil) || !bytes.Equal(raw, rawRef) {
+			t.Fatalf("%q: RawMessage written %q (%v), encoding/json %q (%v)", b, raw, rerr, rawRef, rawErr)
+		}
 		if err != nil {
 			return
 		}
@@ -88,5 +97,25 @@ func TestEncodeOtherTypes(t *testing.T) {
 	}
 	if _, err := EncodeOutput(&Output{Items: []Item{{"n": json.Number("1x")}}}); err == nil {
 		t.Fatal("an invalid json.Number must fail")
+	}
+}
+
+func TestEncodeRawMessage(t *testing.T) {
+	out, err := EncodeOutput(&Output{Items: []Item{{
+		"raw":   json.RawMessage(" {\n \"z\" : [1.10, \"a b\\\" \\\\\"] ,\t\"a\":{}}\r\n"),
+		"nil":   json.RawMessage(nil),
+		"inner": []any{json.RawMessage(`"<&>"`)},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"items":[{"inner":["<&>"],"nil":null,"raw":{"z":[1.10,"a b\" \\"],"a":{}}}]}`; string(out) != want {
+		t.Fatalf("got  %s\nwant %s", out, want)
+	}
+	for _, bad := range []string{``, ` `, `{`, `1 2`, `[1,]`, `"a`} {
+		if _, err := EncodeOutput(&Output{Items: []Item{{"raw": json.RawMessage(bad)}}}); err == nil ||
+			!strings.Contains(err.Error(), "invalid json.RawMessage") {
+			t.Errorf("%q: err = %v", bad, err)
+		}
 	}
 }
