@@ -47,7 +47,7 @@ type nodeRunBody struct {
 	InputSize  int64           `json:"input_size" doc:"Bytes of the input document the node received."`
 	Output     json.RawMessage `json:"output" doc:"The output document: {\"items\": [...]} or {\"outputs\": {port: [...]}}; null before it finished."`
 	Logs       json.RawMessage `json:"logs" doc:"What the module logged: [{time, level, message}]."`
-	Error      json.RawMessage `json:"error" doc:"{kind, message[, expression][, retry_at]} when the run failed; null otherwise."`
+	Error      json.RawMessage `json:"error" doc:"{kind, message[, expression][, item][, retry_at]} when the run failed (item: the index of the input item whose call failed, for a raw-IO module); null otherwise."`
 }
 
 func newExecutionResponse(ex *store.Execution, runs []*store.NodeRun) executionResponse {

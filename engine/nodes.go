@@ -328,8 +328,12 @@ func (e *Engine) runModule(ctx context.Context, tenantID string, rc *runContext)
 		return failed(KindModuleUnavailable, "module %s@%s has digest %s, but the workflow locked %s",
 			name, node.Lock.Version, mod.Version.Digest, node.Lock.Digest), nil
 	}
+	rp := runtime.RunParams{
+		Wasm: mod.Wasm, Digest: mod.Version.Digest, Manifest: mod.Manifest,
+		Limits: workflow.Limits{TimeoutMS: node.TimeoutMS},
+	}
 	if mod.Manifest.IO == workflow.IORaw {
-		return failed(KindInvalidModule, "module %s uses raw IO, which workflows do not run yet", name), nil
+		return e.runRaw(ctx, tenantID, rc, &rp)
 	}
 	items := rc.main()
 	first := workflow.Item{}
@@ -352,10 +356,8 @@ func (e *Engine) runModule(ctx context.Context, tenantID string, rc *runContext)
 	if err != nil {
 		return failed(KindInvalidParams, "the node's input cannot be encoded: %v", err), nil
 	}
-	res, runErr := e.rt.Run(ctx, &runtime.RunParams{
-		Wasm: mod.Wasm, Digest: mod.Version.Digest, Manifest: mod.Manifest, Input: input,
-		Limits: workflow.Limits{TimeoutMS: node.TimeoutMS},
-	})
+	rp.Input = input
+	res, runErr := e.rt.Run(ctx, &rp)
 	out := &outcome{inputSize: int64(len(input))}
 	if res != nil {
 		out.logs, _ = json.Marshal(res.Logs)
