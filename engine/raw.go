@@ -80,7 +80,7 @@ func (e *Engine) runRaw(ctx context.Context, tenantID string, rc *runContext, p 
 				return nil, err // the runtime itself failed (closed): not the node's fault
 			}
 			fail = &RunError{Kind: string(ne.Kind), Message: ne.Message}
-			whole = errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
+			whole = ne.Kind == runtime.KindTimeout || ne.Kind == runtime.KindCanceled
 		}
 		if !whole && markItems == nil {
 			mark := rc.node.OnError == workflow.OnErrorContinue && !e.shouldRetry(ctx, tenantID, rc.run, rc.node)
