@@ -103,7 +103,8 @@ func (e *Engine) runRaw(ctx context.Context, tenantID string, rc *runContext, p 
 	}
 	doc, err := json.Marshal(workflow.OutputDocument{Items: results})
 	if err != nil {
-		return nil, fmt.Errorf("engine: encode raw output: %w", err)
+		out.err = &RunError{Kind: KindInternal, Message: fmt.Sprintf("the output cannot be encoded: %v", err)}
+		return out, nil
 	}
 	if err := sess.CheckOutput(doc); err != nil {
 		return moduleFailure(out, err)
