@@ -47,7 +47,7 @@ type nodeRunBody struct {
 	InputSize  int64           `json:"input_size" doc:"Bytes of the input document the node received."`
 	Output     json.RawMessage `json:"output" doc:"The output document: {\"items\": [...]} or {\"outputs\": {port: [...]}}; null before it finished."`
 	Logs       json.RawMessage `json:"logs" doc:"What the module logged: [{time, level, message}]."`
-	Error      json.RawMessage `json:"error" doc:"{kind, message[, expression][, retry_at]} when the run failed; null otherwise."`
+	Error      json.RawMessage `json:"error" doc:"{kind, message[, expression][, item][, retry_at]} when the run failed (item: the index of the input item whose call failed, for a raw-IO module); null otherwise."`
 	HostCalls  json.RawMessage `json:"host_calls" doc:"The secret reads and HTTP requests the run made through host functions, in order: [{kind, at, name, secret, via, method, host, final_host, redirects, status, bytes_out, bytes_in, duration_ms, error}] (never values, headers or bodies); [] when none."`
 }
 

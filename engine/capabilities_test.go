@@ -9,7 +9,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/wasmflow/wasmflow/engine"
 	"github.com/wasmflow/wasmflow/registry"
 	"github.com/wasmflow/wasmflow/store"
 )
@@ -30,14 +29,6 @@ func hostCalls(t *testing.T, run *store.NodeRun) []registry.HostCall {
 		require.NoError(t, json.Unmarshal(run.HostCalls, &calls), "%s", run.HostCalls)
 	}
 	return calls
-}
-
-// runError decodes a failed node run's error.
-func runError(t *testing.T, run *store.NodeRun) engine.RunError {
-	t.Helper()
-	var e engine.RunError
-	require.NoError(t, json.Unmarshal(run.Error, &e), "%s", run.Error)
-	return e
 }
 
 // audit lists the tenant's audit entries of one action, oldest first.

@@ -35,6 +35,17 @@
 //     runs back when it shut down), fails executions past their deadline
 //     and prunes old finished executions.
 //
+// # Raw-IO modules
+//
+// A module whose manifest says "io": "raw" (any Extism plugin, unmodified)
+// is called once per input item, in order, on one instance per node run
+// unless the manifest says "instance": "per_item". The param input,
+// evaluated per item (default: the item), is what it receives; its reply is
+// stored in the item under the param output_field (default "result"). An
+// item that fails fails the run, its error naming the item; with on_error:
+// continue, once no retry is left, the item carries the error instead and
+// the others go on. Limits hold for the node run as a whole.
+//
 // A node runs when every parent has finished or been skipped; a node whose
 // inputs are all empty is skipped, so an IF's untaken branch is skipped and
 // so is everything below it that nothing else feeds.

@@ -34,9 +34,12 @@ type Modules interface {
 	HostSession(ctx context.Context, g registry.RunGrant) *registry.HostSession
 }
 
-// Runtime runs one module once: the part of *runtime.Runtime the engine uses.
+// Runtime runs modules: the part of *runtime.Runtime the engine uses. Run
+// runs a document-IO module once; Session calls a raw-IO module once per
+// item.
 type Runtime interface {
 	Run(ctx context.Context, p *runtime.RunParams) (*runtime.Result, error)
+	Session(ctx context.Context, p *runtime.RunParams) (*runtime.Session, error)
 }
 
 // Config configures an Engine. Store, Queue, Modules and Runtime are

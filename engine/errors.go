@@ -29,6 +29,9 @@ type RunError struct {
 	Message string `json:"message"`
 	// Expression is the failing {{ expression }}, for kind "expression".
 	Expression string `json:"expression,omitempty"`
+	// Item is the index (from 0) of the input item whose call failed, for a
+	// raw-IO module node.
+	Item *int `json:"item,omitempty"`
 	// RetryAt is when the next attempt runs, when the run is retried.
 	RetryAt string `json:"retry_at,omitempty"`
 }

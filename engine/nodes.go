@@ -331,9 +331,38 @@ func (e *Engine) runModule(ctx context.Context, tenantID string, rc *runContext)
 		return failed(KindModuleUnavailable, "module %s@%s has digest %s, but the workflow locked %s",
 			name, node.Lock.Version, mod.Version.Digest, node.Lock.Digest), nil
 	}
-	if mod.Manifest.IO == workflow.IORaw {
-		return failed(KindInvalidModule, "module %s uses raw IO, which workflows do not run yet", name), nil
+	sess := e.modules.HostSession(ctx, registry.RunGrant{
+		TenantID: tenantID, Module: mod, Node: node.Name, Bindings: node.Secrets,
+		Actor:  "node_run:" + rc.run.ID,
+		Detail: map[string]any{"execution_id": rc.ex.ID, "workflow_id": rc.ex.WorkflowID, "node_run_id": rc.run.ID},
+	})
+	rp := runtime.RunParams{
+		Wasm: mod.Wasm, Digest: mod.Version.Digest, Manifest: mod.Manifest,
+		Limits: workflow.Limits{TimeoutMS: node.TimeoutMS}, HostFuncs: sess.Funcs(),
 	}
+	var out *outcome
+	if mod.Manifest.IO == workflow.IORaw {
+		out, err = e.runRaw(ctx, tenantID, rc, &rp)
+	} else {
+		out, err = runDocument(ctx, e.rt, rc, mod, &rp)
+	}
+	if err != nil {
+		return nil, err
+	}
+	// What the run did through host functions is its record; the secrets
+	// it read are stored nowhere.
+	out.hostCalls = sess.CallsJSON()
+	out.output = sess.Redact(out.output)
+	out.logs = sess.Redact(out.logs)
+	if out.err != nil {
+		out.err.Message = redactString(sess, out.err.Message)
+	}
+	return out, nil
+}
+
+// runDocument runs a document-IO module once with the node's input document.
+func runDocument(ctx context.Context, rt Runtime, rc *runContext, mod *registry.Module, rp *runtime.RunParams) (*outcome, error) {
+	node := rc.node
 	items := rc.main()
 	first := workflow.Item{}
 	if len(items) > 0 {
@@ -345,7 +374,7 @@ func (e *Engine) runModule(ctx context.Context, tenantID string, rc *runContext)
 	}
 	doc := workflow.InputDocument{
 		Items: items, Inputs: rc.inputs, Params: params,
-		Node:      workflow.NodeInfo{Name: node.Name, Module: name, Version: mod.Version.Version},
+		Node:      workflow.NodeInfo{Name: node.Name, Module: mod.Version.Name, Version: mod.Version.Version},
 		Execution: workflow.ExecutionInfo{ID: rc.ex.ID, WorkflowID: rc.ex.WorkflowID, Attempt: rc.run.Attempt},
 	}
 	if doc.Inputs[workflow.PortMain] == nil {
@@ -355,30 +384,22 @@ func (e *Engine) runModule(ctx context.Context, tenantID string, rc *runContext)
 	if err != nil {
 		return failed(KindInvalidParams, "the node's input cannot be encoded: %v", err), nil
 	}
-	sess := e.modules.HostSession(ctx, registry.RunGrant{
-		TenantID: tenantID, Module: mod, Node: node.Name, Bindings: node.Secrets,
-		Actor:  "node_run:" + rc.run.ID,
-		Detail: map[string]any{"execution_id": rc.ex.ID, "workflow_id": rc.ex.WorkflowID, "node_run_id": rc.run.ID},
-	})
-	res, runErr := e.rt.Run(ctx, &runtime.RunParams{
-		Wasm: mod.Wasm, Digest: mod.Version.Digest, Manifest: mod.Manifest, Input: input,
-		Limits: workflow.Limits{TimeoutMS: node.TimeoutMS}, HostFuncs: sess.Funcs(),
-	})
-	out := &outcome{inputSize: int64(len(input)), hostCalls: sess.CallsJSON()}
+	rp.Input = input
+	res, runErr := rt.Run(ctx, rp)
+	out := &outcome{inputSize: int64(len(input))}
 	if res != nil {
-		logs, _ := json.Marshal(res.Logs)
-		out.logs = sess.Redact(logs)
+		out.logs, _ = json.Marshal(res.Logs)
 	}
 	if runErr != nil {
 		ne, ok := errors.AsType[*runtime.NodeError](runErr)
 		if !ok {
 			return nil, runErr // the runtime itself failed (closed): not the node's fault
 		}
-		out.err = &RunError{Kind: string(ne.Kind), Message: redactString(sess, ne.Message)}
+		out.err = &RunError{Kind: string(ne.Kind), Message: ne.Message}
 		return out, nil
 	}
 	out.status = store.RunSucceeded
-	out.output = sess.Redact(res.Output)
+	out.output = res.Output
 	return out, nil
 }
 

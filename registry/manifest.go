@@ -128,6 +128,15 @@ func semanticProblems(obj map[string]any) []Problem {
 			add("manifest.version", "%q has build metadata (+%s): versions that differ only in it would be equal, so it is not allowed", version, v.Metadata())
 		}
 	}
+	if instance, ok := obj["instance"].(string); ok {
+		switch io, _ := obj["io"].(string); {
+		case io != workflow.IORaw:
+			add("manifest.instance", `applies only to raw IO: set "io": "raw", or remove it`)
+		case instance == workflow.InstancePerRun && obj["abi"] == workflow.ABIWASICommand:
+			add("manifest.instance", "%q is not possible for %s modules: a WASI command runs once per instance, so each item gets its own (%q)",
+				instance, workflow.ABIWASICommand, workflow.InstancePerItem)
+		}
+	}
 	if ps, ok := obj["params_schema"].(map[string]any); ok {
 		raw, err := json.Marshal(ps)
 		if err != nil {

@@ -88,6 +88,10 @@ func TestParseManifestProblems(t *testing.T) {
 		{"build metadata", `{"name": "a/b", "version": "1.0.0+git.abc", "abi": "extism-v1"}`, []registry.Problem{{"manifest.version", "build metadata"}}},
 		{"unknown abi", `{"name": "a/b", "version": "1.0.0", "abi": "wasi-reactor"}`, []registry.Problem{{"manifest.abi", "extism-v1"}}},
 		{"unknown io", `{"name": "a/b", "version": "1.0.0", "abi": "extism-v1", "io": "stream"}`, []registry.Problem{{"manifest.io", "document"}}},
+		{"unknown instance", `{"name": "a/b", "version": "1.0.0", "abi": "extism-v1", "io": "raw", "instance": "pooled"}`, []registry.Problem{{"manifest.instance", "per_run"}}},
+		{"instance without raw IO", `{"name": "a/b", "version": "1.0.0", "abi": "extism-v1", "instance": "per_item"}`, []registry.Problem{{"manifest.instance", "applies only to raw IO"}}},
+		{"instance with document IO", `{"name": "a/b", "version": "1.0.0", "abi": "extism-v1", "io": "document", "instance": "per_run"}`, []registry.Problem{{"manifest.instance", "applies only to raw IO"}}},
+		{"one instance per run of a WASI command", `{"name": "a/b", "version": "1.0.0", "abi": "wasi-command-v1", "io": "raw", "instance": "per_run"}`, []registry.Problem{{"manifest.instance", "a WASI command runs once per instance"}}},
 		{"unknown fields", `{"name": "a/b", "version": "1.0.0", "abi": "extism-v1", "permissions": [], "$schema": "x"}`, []registry.Problem{
 			{"manifest.$schema", "unknown field"}, {"manifest.permissions", "unknown field"},
 		}},
@@ -181,6 +185,21 @@ func TestManifestHosts(t *testing.T) {
 	}
 }
 
+// "instance" is accepted with raw IO, and kept.
+func TestParseManifestInstance(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ manifest, instance string }{
+		{`{"name": "a/b", "version": "1.0.0", "abi": "extism-v1", "io": "raw"}`, ""},
+		{`{"name": "a/b", "version": "1.0.0", "abi": "extism-v1", "io": "raw", "instance": "per_run"}`, workflow.InstancePerRun},
+		{`{"name": "a/b", "version": "1.0.0", "abi": "extism-v1", "io": "raw", "instance": "per_item"}`, workflow.InstancePerItem},
+		{`{"name": "a/b", "version": "1.0.0", "abi": "wasi-command-v1", "io": "raw", "instance": "per_item"}`, workflow.InstancePerItem},
+	} {
+		m, err := registry.ParseManifest([]byte(tc.manifest))
+		require.NoError(t, err, tc.manifest)
+		require.Equal(t, tc.instance, m.Instance)
+	}
+}
+
 // A params_schema may use every local feature: $defs, $ref, $anchor, an
 // older draft by $schema.
 func TestParamsSchemaFeatures(t *testing.T) {
@@ -214,6 +233,7 @@ func FuzzManifest(f *testing.F) {
 		f.Add(data)
 	}
 	f.Add([]byte(`{"name": "a/b", "version": "1.0.0-beta.1", "abi": "wasi-command-v1", "io": "raw"}`))
+	f.Add([]byte(`{"name": "a/b", "version": "1.0.0", "abi": "extism-v1", "io": "raw", "instance": "per_item"}`))
 	f.Add([]byte(`{"name": "a/b", "version": "1.0.0", "abi": "extism-v1", "params_schema": {"$ref": "#/$defs/x", "$defs": {"x": {"pattern": "<&>"}}}}`))
 	f.Add([]byte(`{"name": "a/b", "version": "1.0.0", "abi": "extism-v1", "capabilities": {"http": {"hosts": ["*.x.io"]}, "secrets": ["k"]}, "limits": {"memory_mb": 0}}`))
 	f.Add([]byte(`{"name": "a/b", "name": "c/d", "version": "1.0.0", "abi": "extism-v1", "description": "\ud800"}`))

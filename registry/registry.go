@@ -30,6 +30,7 @@ type Store interface {
 type Runtime interface {
 	Inspect(ctx context.Context, wasm []byte) (*runtime.ModuleInfo, error)
 	Run(ctx context.Context, p *runtime.RunParams) (*runtime.Result, error)
+	Session(ctx context.Context, p *runtime.RunParams) (*runtime.Session, error)
 }
 
 // Config configures a Registry. Store and Runtime are required; every other

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/wasmflow/wasmflow/runtime"
@@ -50,18 +51,19 @@ type TestRunResult struct {
 const (
 	testNodeName    = "test"
 	testExecutionID = "test"
-	// rawOutputField is where a raw-IO reply goes unless params.output_field
-	// names another field.
-	rawOutputField = "result"
 )
 
 // TestRun runs one version of a module once, outside any workflow, with
 // in's items and params, as a node named "test" in execution "test" (attempt
 // 1). A document-IO module gets the input document of a node run (DESIGN
-// §4). A raw-IO module runs once per item with the item's JSON, and its
-// reply (JSON when it parses, else text) is stored in the item under
-// params.output_field (default "result"); expressions are not evaluated, so
-// the node param input is ignored.
+// §4), its params as given. A raw-IO module is called once per item, on one
+// instance unless its manifest says "instance": "per_item", with the param
+// input evaluated for the item as a workflow would ({{ }} expressions with
+// $json the item and $items all of them; without the param, the item's
+// JSON), and its reply (JSON when it parses, else text) is stored in the
+// item under params.output_field (default "result"); other params are not
+// evaluated. The first item that fails fails the test run, its message
+// naming the item's index (from 0).
 //
 // The run gets the host functions the module's grant allows (see
 // HostSession), with in.Secrets as its node's secret bindings; what they did
@@ -148,46 +150,101 @@ func redactTestRun(sess *HostSession, out *TestRunResult, err error) (*TestRunRe
 	return out, err
 }
 
-// testRunRaw runs a raw-IO module once per item.
+// testRunRaw runs a raw-IO module once per item, as a workflow node run
+// would: on one session (one instance unless the manifest asks for one per
+// item), the param input evaluated for each item, the reply stored under
+// output_field. The first item that fails fails the test run, naming it.
 func (r *Registry) testRunRaw(ctx context.Context, base runtime.RunParams, items []workflow.Item, params map[string]any) (*TestRunResult, error) {
-	field := rawOutputField
-	if f, ok := params["output_field"].(string); ok && f != "" {
-		field = f
-	}
 	out := &TestRunResult{}
+	field, err := workflow.RawOutputFieldOf(params)
+	if err != nil {
+		return out, &RunError{Kind: kindInvalidParams, Message: err.Error(), Err: err}
+	}
+	var input *workflow.CompiledParams
+	if v, ok := params[workflow.RawInputParam]; ok {
+		if input, err = workflow.CompileParams(map[string]any{workflow.RawInputParam: v}); err != nil {
+			return out, expressionError(err)
+		}
+	}
+	if len(items) == 0 {
+		out.Output = json.RawMessage(`{"items":[]}`)
+		return out, nil
+	}
+	sess, err := r.rt.Session(ctx, &base)
+	if err != nil {
+		return runFailure(out, err)
+	}
 	results := make([]workflow.Item, 0, len(items))
-	for _, item := range items {
-		input, err := json.Marshal(item)
+	var failure error
+	for i, item := range items {
+		in, re := rawInput(input, item, items)
+		if re != nil {
+			re.Message = fmt.Sprintf("item %d: %s", i, re.Message)
+			failure = re
+			break
+		}
+		reply, err := sess.Call(ctx, in)
 		if err != nil {
-			return nil, fmt.Errorf("registry: test run: encode item: %w", err)
+			failure = itemFailure(i, err)
+			break
 		}
-		p := base
-		p.Input = input
-		res, err := r.rt.Run(ctx, &p)
-		out.add(res)
-		if err != nil {
-			return runFailure(out, err)
-		}
-		reply := any(string(res.Output))
-		if json.Valid(res.Output) {
-			reply = json.RawMessage(res.Output)
-		}
-		next := make(workflow.Item, len(item)+1)
-		for k, v := range item {
-			next[k] = v
-		}
-		next[field] = reply
-		results = append(results, next)
+		results = append(results, workflow.WithField(item, field, workflow.RawReply(reply)))
+	}
+	out.add(sess.Close(ctx))
+	if re, ok := errors.AsType[*RunError](failure); ok {
+		return out, re
+	}
+	if failure != nil {
+		return runFailure(out, failure)
 	}
 	output, err := json.Marshal(workflow.OutputDocument{Items: results})
 	if err != nil {
 		return nil, fmt.Errorf("registry: test run: encode output: %w", err)
 	}
-	if len(results) == 0 {
-		output = []byte(`{"items":[]}`)
+	if err := sess.CheckOutput(output); err != nil {
+		return runFailure(out, err)
 	}
 	out.Output = output
 	return out, nil
+}
+
+// Kinds of a test run's failure that are not the runtime's: the same as a
+// workflow node run's.
+const (
+	kindExpression    = "expression"
+	kindInvalidParams = "invalid_params"
+)
+
+// rawInput is what a raw-IO module receives for item: the param input
+// evaluated with $json the item (and $items all of them), or the item.
+func rawInput(input *workflow.CompiledParams, item workflow.Item, items []workflow.Item) ([]byte, *RunError) {
+	var v any = item
+	if input != nil {
+		params, err := input.Eval(&workflow.Env{JSON: item, Items: items})
+		if err != nil {
+			return nil, expressionError(err)
+		}
+		v = params[workflow.RawInputParam]
+	}
+	b, err := workflow.RawInput(v)
+	if err != nil {
+		return nil, &RunError{Kind: kindInvalidParams, Message: strings.TrimPrefix(err.Error(), "workflow: "), Err: err}
+	}
+	return b, nil
+}
+
+func expressionError(err error) *RunError {
+	return &RunError{Kind: kindExpression, Message: strings.TrimPrefix(err.Error(), "workflow: "), Err: err}
+}
+
+// itemFailure names the item in a module's failure.
+func itemFailure(i int, err error) error {
+	if ne, ok := errors.AsType[*runtime.NodeError](err); ok {
+		named := *ne
+		named.Message = fmt.Sprintf("item %d: %s", i, ne.Message)
+		return &named
+	}
+	return err
 }
 
 // add appends one run's logs and duration.

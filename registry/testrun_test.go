@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -141,6 +143,61 @@ func TestTestRunRaw(t *testing.T) {
 
 	_, err = e.reg.TestRun(t.Context(), e.tenant, "acme/echo", "1.0.0", &registry.TestRunInput{Items: []workflow.Item{{"f": func() {}}}})
 	require.Error(t, err)
+}
+
+// A raw-IO test run follows a workflow's rules: the param input evaluated
+// per item, output_field, one instance unless the manifest asks for one per
+// item, and a failure naming its item.
+func TestTestRunRawParams(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.upload(t, e.tenant, "guest.wasm", manifest(t, "name", "acme/echo", "io", "raw"))
+	rawItems, err := os.ReadFile(filepath.Join("..", "runtime", "testdata", "raw_items.wasm"))
+	require.NoError(t, err)
+	for _, m := range [][]byte{
+		manifest(t, "name", "acme/count", "io", "raw"),
+		manifest(t, "name", "acme/count-isolated", "io", "raw", "instance", "per_item"),
+	} {
+		_, _, err := e.reg.Upload(t.Context(), e.tenant, &registry.UploadParams{Module: rawItems, Manifest: m})
+		require.NoError(t, err)
+	}
+	run := func(name string, params map[string]any, items ...workflow.Item) (string, error) {
+		res, err := e.reg.TestRun(t.Context(), e.tenant, name, "1.0.0", &registry.TestRunInput{Items: items, Params: params})
+		require.NotNil(t, res)
+		return string(res.Output), err
+	}
+
+	out, err := run("acme/echo", map[string]any{"input": "{{ $json.id * 10 }}", "output_field": "x"}, workflow.Item{"id": 1}, workflow.Item{"id": 2})
+	require.NoError(t, err)
+	require.JSONEq(t, `{"items": [{"id": 1, "x": 10}, {"id": 2, "x": 20}]}`, out)
+	out, err = run("acme/echo", map[string]any{"input": "{{ $json.s }}"}, workflow.Item{"s": "not JSON"})
+	require.NoError(t, err)
+	require.JSONEq(t, `{"items": [{"s": "not JSON", "result": "not JSON"}]}`, out)
+
+	items := []workflow.Item{{"cmd": "a"}, {"cmd": "b"}, {"cmd": "c"}}
+	out, err = run("acme/count", nil, items...)
+	require.NoError(t, err)
+	require.JSONEq(t, `{"items": [{"cmd": "a", "result": {"calls": 1}}, {"cmd": "b", "result": {"calls": 2}}, {"cmd": "c", "result": {"calls": 3}}]}`, out)
+	out, err = run("acme/count-isolated", nil, items...)
+	require.NoError(t, err)
+	require.JSONEq(t, `{"items": [{"cmd": "a", "result": {"calls": 1}}, {"cmd": "b", "result": {"calls": 1}}, {"cmd": "c", "result": {"calls": 1}}]}`, out)
+
+	for _, tc := range []struct {
+		name    string
+		params  map[string]any
+		kind    string
+		message string
+	}{
+		{"ItemFails", map[string]any{"input": "{{ $json.cmd }}"}, "guest_error", "item 1: refused: fail b"},
+		{"Expression", map[string]any{"input": "{{ fromJSON($json.cmd) }}"}, "expression", "item 0: params.input: expression"},
+		{"OutputField", map[string]any{"output_field": ""}, "invalid_params", "params.output_field must not be empty"},
+	} {
+		_, err := run("acme/count", tc.params, workflow.Item{"cmd": "a"}, workflow.Item{"cmd": "fail b"})
+		runErr, ok := errors.AsType[*registry.RunError](err)
+		require.True(t, ok, "%s: %v", tc.name, err)
+		require.Equal(t, tc.kind, runErr.Kind, tc.name)
+		require.True(t, strings.HasPrefix(runErr.Message, tc.message), "%s: %s", tc.name, runErr.Message)
+	}
 }
 
 // Another tenant's modules do not exist for a tenant.

@@ -131,3 +131,28 @@ func digest(wasm []byte) string {
 	sum := sha256.Sum256(wasm)
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
+
+// BenchmarkSessionCall is one item of a raw-IO node run: a call on the
+// session's instance, or on a fresh instance per item. The difference is
+// what "instance": "per_item" costs per item.
+func BenchmarkSessionCall(b *testing.B) {
+	r := newRuntime(b, runtime.Config{})
+	for _, instance := range []string{workflow.InstancePerRun, workflow.InstancePerItem} {
+		b.Run(instance, func(b *testing.B) {
+			p := &runtime.RunParams{
+				Wasm: fixture(b, "extism_guest.wasm"),
+				Manifest: &workflow.Manifest{ABI: workflow.ABIExtism, Entrypoint: "echo",
+					IO: workflow.IORaw, Instance: instance, Limits: workflow.Limits{TimeoutMS: 3_600_000}},
+			}
+			s, err := r.Session(b.Context(), p)
+			require.NoError(b, err)
+			defer s.Close(context.Background())
+			input := []byte(`{"id":1,"email":"a@b.c","total":150}`)
+			for b.Loop() {
+				if _, err := s.Call(b.Context(), input); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

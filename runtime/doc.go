@@ -1,6 +1,7 @@
 // Package runtime is wasmflow's sandbox: it runs one node module, a
 // WebAssembly module, with an input document and returns its output
-// document, under limits, on a fresh instance per run.
+// document, under limits, on a fresh instance per run (or, for raw IO, per
+// session: see Sessions below).
 //
 // This package shares its name with the standard library's; where a file
 // needs both, import the standard one as goruntime. Only this package
@@ -22,6 +23,14 @@
 //
 // For document IO (the default) the output must be a JSON object; see
 // [DecodeOutput]. For raw IO it is any bytes.
+//
+// # Sessions
+//
+// [Runtime.Run] calls a module once, on a fresh instance. A raw-IO node run
+// calls its module once per item through a [Session] instead: one instance
+// for all the calls (so a plugin keeps state between items), or a fresh one
+// per call with the manifest's "instance": "per_item", under limits that
+// hold for the whole session. Run is a session of one call.
 //
 // # Limits
 //

@@ -134,8 +134,7 @@ func (st *run) classify(parent, ctx context.Context, err error) *NodeError {
 	// redirects anywhere: the runtime leaves its allow-list empty, so a call
 	// panics inside it and the stack trace names it.
 	if strings.Contains(msg, "extism:host/env.http_request(") {
-		return nodeErr(KindCapabilityNotGranted, err,
-			"extism:host/env.http_request is not available: use the wasmflow_http_fetch host function")
+		return nodeErr(KindCapabilityNotGranted, err, "%s", httpRequestRefused)
 	}
 	if trap, ok := trapMessage(msg); ok {
 		return nodeErr(KindTrap, err, "%s", trap)
@@ -145,6 +144,11 @@ func (st *run) classify(parent, ctx context.Context, err error) *NodeError {
 	}
 	return nodeErr(KindTrap, err, "%s", firstLine(err))
 }
+
+// httpRequestRefused is the message of a run that called Extism's built-in
+// http_request: a plugin written for plain Extism hosts reaches here first.
+const httpRequestRefused = "extism:host/env.http_request (Extism's built-in HTTP client) is refused by wasmflow: " +
+	`modules make HTTP requests through the wasmflow_http_fetch host function, with the "http" capability declared in the manifest and granted`
 
 // trapMessage extracts the trap from a wazero error ("wasm error: unreachable\nwasm stack trace: ...").
 func trapMessage(msg string) (string, bool) {

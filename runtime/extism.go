@@ -63,24 +63,54 @@ func (m *module) extismPlugin(ctx context.Context, r *Runtime, wasm []byte) (*ex
 	return m.plugin, m.pluginErr
 }
 
-// callExtism instantiates the plugin and calls entry with input.
-func (r *Runtime) callExtism(ctx context.Context, compiled *extism.CompiledPlugin, entry string, input []byte, st *run) ([]byte, error) {
-	stdout := &streamLog{logs: st.logs, level: LevelStdout}
-	stderr := &streamLog{logs: st.logs, level: LevelStderr}
-	defer stdout.flush()
-	defer stderr.flush()
+// extismInstance is one instance of an Extism plugin, with the streams
+// that turn its WASI stdout and stderr into log lines.
+type extismInstance struct {
+	plugin         *extism.Plugin
+	stdout, stderr *streamLog
+}
+
+// newExtismInstance instantiates the plugin for st: its memories under
+// st.mem, its logs into st.logs. ctx carries the memory allocator and the
+// deadline (a start section runs under it).
+func (r *Runtime) newExtismInstance(ctx context.Context, compiled *extism.CompiledPlugin, st *run) (*extismInstance, error) {
+	in := &extismInstance{
+		stdout: &streamLog{logs: st.logs, level: LevelStdout},
+		stderr: &streamLog{logs: st.logs, level: LevelStderr},
+	}
 	plugin, err := compiled.Instance(ctx, extism.PluginInstanceConfig{
-		ModuleConfig: r.modCfg.WithStdout(stdout).WithStderr(stderr),
+		ModuleConfig: r.modCfg.WithStdout(in.stdout).WithStderr(in.stderr),
 	})
 	if err != nil {
 		return nil, &instantiateError{err}
 	}
-	defer func() { _ = plugin.Close(context.WithoutCancel(ctx)) }()
 	plugin.SetLogger(func(level extism.LogLevel, msg string) {
 		st.logs.add(strings.ToLower(level.String()), msg)
 	})
+	st.mem.markKernel(plugin.Memory())
+	in.plugin = plugin
+	return in, nil
+}
+
+// flush logs what the guest left on its streams without a final newline.
+func (in *extismInstance) flush() {
+	in.stdout.flush()
+	in.stderr.flush()
+}
+
+// close flushes the streams and frees the instance.
+func (in *extismInstance) close(ctx context.Context) {
+	in.flush()
+	_ = in.plugin.Close(context.WithoutCancel(ctx))
+}
+
+// call calls entry with input. clean reports whether the guest returned on
+// its own (with or without an error it reported): only then is the
+// instance fit for another call.
+func (in *extismInstance) call(ctx context.Context, entry string, input []byte, st *run) (out []byte, clean bool, err error) {
+	defer in.flush()
+	plugin := in.plugin
 	kernel := plugin.Memory()
-	st.mem.markKernel(kernel)
 
 	// Extism drops an input its kernel cannot allocate and calls the guest
 	// with an empty one. Its base memory plus the input plus a page of
@@ -88,7 +118,7 @@ func (r *Runtime) callExtism(ctx context.Context, compiled *extism.CompiledPlugi
 	// under ctx: on a failed reset the SDK prints to stdout.)
 	if uint64(len(input))+uint64(kernel.Size())+pageSize > st.mem.limit {
 		if _, err := plugin.SetInputWithContext(context.WithoutCancel(ctx), input); err != nil || st.mem.kernelRefused() {
-			return nil, nodeErr(KindInputTooLarge, err, "input of %d bytes does not fit in the memory limit of %s",
+			return nil, false, nodeErr(KindInputTooLarge, err, "input of %d bytes does not fit in the memory limit of %s",
 				len(input), formatBytes(st.mem.limit))
 		}
 	}
@@ -97,19 +127,19 @@ func (r *Runtime) callExtism(ctx context.Context, compiled *extism.CompiledPlugi
 	if st.mem.kernelRefused() {
 		// The kernel lost a handle (output, reply, log line): whatever the
 		// guest made of that, the run is not sound.
-		return nil, errors.Join(errors.New("the Extism kernel ran out of memory"), err)
+		return nil, false, errors.Join(errors.New("the Extism kernel ran out of memory"), err)
 	}
 	if err != nil {
 		// An error_set after a clean return comes back as its bare message.
 		if msg := plugin.GetErrorWithContext(context.WithoutCancel(ctx)); msg != "" && msg == err.Error() {
-			return nil, &guestFailure{message: msg, code: rc}
+			return nil, true, &guestFailure{message: msg, code: rc}
 		}
-		return nil, err
+		return nil, false, err
 	}
 	if rc != 0 {
-		return nil, &guestFailure{message: fmt.Sprintf("entrypoint %q returned %d", entry, rc), code: rc}
+		return nil, true, &guestFailure{message: fmt.Sprintf("entrypoint %q returned %d", entry, rc), code: rc}
 	}
-	return out, nil
+	return out, true, nil
 }
 
 // hostFuncAdapter is the Extism host function for import name of

@@ -17,7 +17,6 @@ import (
 
 	extism "github.com/extism/go-sdk"
 	"github.com/tetratelabs/wazero"
-	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/wasmflow/wasmflow/hostfuncs"
@@ -180,7 +179,9 @@ type RunParams struct {
 	Digest string
 	// Manifest is the module's manifest: ABI, entrypoint, IO mode and limits.
 	Manifest *workflow.Manifest
-	// Input is the input document (document IO) or the item's bytes (raw IO).
+	// Input is what Run calls the module with: the input document (document
+	// IO) or an item's bytes (raw IO). A Session does not use it: each call
+	// brings its own.
 	Input []byte
 	// Limits tighten the manifest's for this node (a node's timeout_ms); zero
 	// fields keep the manifest's. Neither can exceed the Config's maxima.
@@ -199,10 +200,13 @@ type Result struct {
 	Logs []LogLine
 	// LogsTruncated says lines or parts of lines were dropped at the cap.
 	LogsTruncated bool
-	// Duration is the wall time from instantiation to the end of the call.
+	// Duration is the wall time from the start of the run (after compiling
+	// and checking the module) to the end of the call, or for a session to
+	// its Close.
 	Duration time.Duration
 	// MemoryPeakBytes is the largest size each linear memory of the run
-	// reached, summed (for Extism, the guest's and the kernel's).
+	// reached, summed (for Extism, the guest's and the kernel's); for a
+	// session, the largest such sum of its instances.
 	MemoryPeakBytes uint64
 }
 
@@ -211,77 +215,17 @@ type Result struct {
 // the Result comes with it (not nil), holding its logs. The deadline is the
 // earlier of ctx's and the run's time limit. Safe for concurrent use.
 func (r *Runtime) Run(ctx context.Context, p *RunParams) (*Result, error) {
-	if p == nil || p.Manifest == nil {
+	if p == nil {
 		return nil, errors.New("runtime: run: params and manifest are required")
 	}
-	abi := p.Manifest.ABI
-	if abi != workflow.ABIExtism && abi != workflow.ABIWASICommand {
-		return nil, nodeErr(KindInvalidModule, nil, "unknown abi %q", abi)
-	}
-	funcs := make(map[string]hostfuncs.Func, len(p.HostFuncs))
-	for _, f := range p.HostFuncs {
-		if f.Name == "" || f.Call == nil {
-			return nil, fmt.Errorf("runtime: run: host function %q has no name or no Call", f.Name)
-		}
-		if _, dup := funcs[f.Name]; dup {
-			return nil, fmt.Errorf("runtime: run: host function %q given twice", f.Name)
-		}
-		funcs[f.Name] = f
-	}
-	lim := r.limits(p.Manifest.Limits, p.Limits)
-	if uint64(len(p.Input)) > lim.memoryBytes() {
-		return nil, nodeErr(KindInputTooLarge, nil, "input of %d bytes exceeds the memory limit of %s",
-			len(p.Input), formatBytes(lim.memoryBytes()))
-	}
-	digest := p.Digest
-	if digest == "" {
-		digest = digestOf(p.Wasm)
-	} else if !validDigest(digest) {
-		return nil, fmt.Errorf("runtime: run: digest %q is not sha256:<64 hex digits>", digest)
-	}
-
-	m, err := r.module(ctx, digest, p.Wasm)
+	s, err := r.open(ctx, p, "run", p.Input)
 	if err != nil {
 		return nil, err
 	}
-	defer r.cache.release(ctx, m)
-	entry := p.Manifest.EntrypointOrDefault()
-	if err := checkModule(m.info, abi, entry, lim, funcs); err != nil {
-		return nil, err
-	}
-	var plugin *extism.CompiledPlugin
-	if abi == workflow.ABIExtism {
-		if plugin, err = m.extismPlugin(ctx, r, p.Wasm); err != nil {
-			return nil, err
-		}
-	}
-
-	st := &run{
-		limits: lim,
-		funcs:  funcs,
-		mem:    &memoryLimiter{limit: lim.memoryBytes()},
-		logs:   &logBuffer{max: lim.maxLog},
-		output: &outputBuffer{max: lim.maxOutput},
-		start:  time.Now(),
-	}
-	runCtx, cancel := context.WithTimeout(ctx, lim.timeout)
-	defer cancel()
-	runCtx = experimental.WithMemoryAllocator(runCtx, st.mem)
-	runCtx = context.WithValue(runCtx, runKey{}, st)
-
-	var out []byte
-	if abi == workflow.ABIExtism {
-		out, err = r.callExtism(runCtx, plugin, entry, p.Input, st)
-	} else {
-		out, err = r.callWASI(runCtx, m, entry, p.Input, st)
-	}
-	res := &Result{Duration: time.Since(st.start), MemoryPeakBytes: st.mem.peak()}
-	res.Logs, res.LogsTruncated = st.logs.result()
-	if err != nil {
-		return res, st.classify(ctx, runCtx, err)
-	}
-	if err := checkOutput(out, lim.maxOutput, cmp.Or(p.Manifest.IO, workflow.IODocument)); err != nil {
-		return res, err
+	out, callErr := s.Call(ctx, p.Input)
+	res := s.Close(ctx)
+	if callErr != nil {
+		return res, callErr
 	}
 	res.Output = out
 	return res, nil
@@ -430,7 +374,7 @@ func validDigest(d string) bool {
 // adapters find it.
 type runKey struct{}
 
-// run is the state of one run.
+// run is the state of one run or session.
 type run struct {
 	limits runLimits
 	funcs  map[string]hostfuncs.Func
@@ -438,6 +382,7 @@ type run struct {
 	logs   *logBuffer
 	output *outputBuffer
 	start  time.Time
+	end    time.Time // when the session closed
 
 	mu      sync.Mutex
 	hostErr *NodeError // the first failure of a host function
@@ -455,6 +400,14 @@ func (st *run) failHost(err *NodeError) *NodeError {
 		st.hostErr = err
 	}
 	return st.hostErr
+}
+
+// resetCall forgets the previous call's host failure before the next call
+// of a session.
+func (st *run) resetCall() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.hostErr = nil
 }
 
 func (st *run) hostFailure() *NodeError {

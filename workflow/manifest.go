@@ -19,6 +19,16 @@ const (
 	IORaw = "raw"
 )
 
+// Manifest instance modes: how many instances a raw-IO node run uses.
+const (
+	// InstancePerRun (the default) calls the entrypoint for every item of a
+	// node run on one instance, so a plugin may keep state between items.
+	InstancePerRun = "per_run"
+	// InstancePerItem gives each item a fresh instance: nothing is shared
+	// between items. WASI commands always run this way.
+	InstancePerItem = "per_item"
+)
+
 // Manifest describes a node module (wasmflow.json beside the .wasm).
 type Manifest struct {
 	Name         string          `json:"name"`
@@ -27,6 +37,7 @@ type Manifest struct {
 	Entrypoint   string          `json:"entrypoint,omitempty"`
 	Description  string          `json:"description,omitempty"`
 	IO           string          `json:"io,omitempty"`
+	Instance     string          `json:"instance,omitempty"`
 	Inputs       []string        `json:"inputs,omitempty"`
 	Outputs      []string        `json:"outputs,omitempty"`
 	ParamsSchema json.RawMessage `json:"params_schema,omitempty"`
