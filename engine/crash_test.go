@@ -59,9 +59,42 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	compileCache = dir
+	if err := prewarm(dir); err != nil {
+		fmt.Fprintln(os.Stderr, "prewarm the compilation cache:", err)
+		os.Exit(1)
+	}
 	code := m.Run()
 	_ = os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// prewarm compiles the slowest modules (Go, Haskell: half a minute each
+// under the race detector) into the compilation cache once, before the
+// tests start in parallel and would each compile them at the same time.
+func prewarm(cache string) error {
+	ctx := context.Background()
+	rt, err := runtime.New(ctx, runtime.Config{CacheDir: cache})
+	if err != nil {
+		return err
+	}
+	defer rt.Close(ctx)
+	sdk, err := goSDKWasmDir()
+	if err != nil {
+		return err
+	}
+	for _, path := range []string{
+		filepath.Join("..", "plugins-examples", "http-request", "http-request.wasm"),
+		filepath.Join(sdk, "hello_haskell.wasm"),
+	} {
+		wasm, err := os.ReadFile(path) //nolint:gosec // G304: the test's own fixtures
+		if err != nil {
+			return err
+		}
+		if _, err := rt.Inspect(ctx, wasm); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	return nil
 }
 
 // runWorkerProcess is a worker: PostgreSQL, Asynq, the engine's Work loop,
