@@ -102,7 +102,7 @@ func prewarm(cache string) error {
 func runWorkerProcess() error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
-	st, err := postgres.Open(ctx, postgres.Config{URL: os.Getenv(envWorkerDB)})
+	st, err := postgres.Open(ctx, postgres.Config{URL: os.Getenv(envWorkerDB), MaxConns: workerPoolSize})
 	if err != nil {
 		return err
 	}
@@ -125,7 +125,8 @@ func runWorkerProcess() error {
 	if err != nil {
 		return err
 	}
-	q, err := asynqueue.New(asynqueue.Config{RedisAddr: os.Getenv(envWorkerRedis), Queue: os.Getenv(envWorkerQueue), Concurrency: 8})
+	q, err := asynqueue.New(asynqueue.Config{RedisAddr: os.Getenv(envWorkerRedis), Queue: os.Getenv(envWorkerQueue),
+		Concurrency: workerConcurrency})
 	if err != nil {
 		return err
 	}
@@ -142,6 +143,15 @@ func runWorkerProcess() error {
 	fmt.Println("worker ready")
 	return eng.Work(ctx)
 }
+
+// A worker process runs workerConcurrency handlers on a pool of
+// workerPoolSize connections: each handler holds one at a time, and the
+// lease heartbeats need not wait behind them for one (the pool's default
+// is 4 on two cores, with 2 s leases here).
+const (
+	workerConcurrency = 8
+	workerPoolSize    = workerConcurrency + 2
+)
 
 const diamondOfSlowNodes = `{"name": "crash", "nodes": [
 	{"name": "start", "type": "trigger.manual"},
@@ -186,7 +196,9 @@ func TestKilledWorker(t *testing.T) {
 	url := testdb.Postgres(t)
 	addr := testdb.RedisAddr(t)
 	ctx := t.Context()
-	st, err := postgres.Open(ctx, postgres.Config{URL: url})
+	// This process's handlers, heartbeats, reconciler and the polling
+	// below share the pool: room for all of them.
+	st, err := postgres.Open(ctx, postgres.Config{URL: url, MaxConns: workerPoolSize})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = st.Close() })
 	require.NoError(t, st.Migrate(ctx))
@@ -246,11 +258,14 @@ func TestKilledWorker(t *testing.T) {
 			}
 		}
 		return false
-	}, 60*time.Second, time.Millisecond)
+	}, 60*time.Second, 10*time.Millisecond)
 	require.NoError(t, worker.Process.Signal(syscall.SIGKILL))
 
+	// This process now runs every remaining node run, a few per second on
+	// a loaded two-core machine: wait as long as they keep finishing.
+	finished := func() float64 { return histogramCount(t, metrics, "wasmflow_node_run_duration_seconds") }
 	for _, id := range ids {
-		w.wait(id)
+		w.waitProgress(id, finished)
 	}
 	checkExactlyOnce(t, st, tenant.ID, ids)
 	require.Positive(t, counterValue(t, metrics, "wasmflow_reconciler_actions_total", "lease_expired"),
@@ -328,6 +343,22 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name, label string) fl
 		}
 	}
 	return 0
+}
+
+// histogramCount adds up the observations of every series of a histogram.
+func histogramCount(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	require.NoError(t, err)
+	var n float64
+	for _, f := range families {
+		if f.GetName() == name {
+			for _, metric := range f.GetMetric() {
+				n += float64(metric.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	return n
 }
 
 // startWorkerProcess starts this test binary as a worker process (see

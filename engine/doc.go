@@ -13,8 +13,8 @@
 //     enqueued as a task whose id is "execution:node:attempt".
 //  2. A worker claims the run with a conditional update (queued → running,
 //     with a lease and a claim token). A redelivered task finds the run
-//     claimed or finished and does nothing. A successful claim removes the
-//     run's outbox entry.
+//     claimed or finished and does nothing. The claim removes the run's
+//     outbox entry in its transaction: a queued run always has one.
 //  3. The worker builds the node's input from its parents' outputs, runs the
 //     node while extending the lease, and finishes the run: output, logs and
 //     error stored, children's counters decremented, children that reach
@@ -29,8 +29,10 @@
 //     its own, after a doubling backoff); once out of attempts it fails the
 //     execution (cancelling what remains) or, with on_error: continue, its
 //     error becomes its output item and the execution goes on.
-//  5. The reconciler enqueues outbox entries that stayed (a crash between
-//     commit and enqueue, a queue that lost its data), queues again runs
+//  5. The reconciler enqueues again, under their own task ids and with a
+//     growing interval, outbox entries that stayed (a crash between commit
+//     and enqueue, a queue that lost its data, or only a busy queue, whose
+//     waiting task absorbs the offer), queues again runs
 //     whose lease expired (a worker that died, or that could not hand its
 //     runs back when it shut down), fails executions past their deadline
 //     and prunes old finished executions.

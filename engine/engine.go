@@ -64,7 +64,8 @@ type Config struct {
 	ReconcileInterval time.Duration
 	// RedeliverAfter is how old an outbox entry must be before the
 	// reconciler enqueues it again: long enough that the process that wrote
-	// it has enqueued it. Defaults to 5s.
+	// it has enqueued it. Later offers come at twice, four times… that age,
+	// at most 10s apart. Defaults to 5s.
 	RedeliverAfter time.Duration
 	// Retention prunes finished executions older than it; 0 keeps them.
 	Retention time.Duration
@@ -101,9 +102,10 @@ type Engine struct {
 	redeliverAfter   time.Duration
 	retention        time.Duration
 
-	versions *versionCache
-	running  *runningSet
-	waiters  *waiters
+	versions     *versionCache
+	running      *runningSet
+	waiters      *waiters
+	redeliveries redeliveries
 }
 
 // New applies Config's defaults, validates it and builds an Engine.
@@ -233,10 +235,10 @@ func (e *Engine) enqueue(ctx context.Context, entries []*store.OutboxEntry) {
 }
 
 // enqueueAs enqueues with suffix added to each task id. The reconciler
-// uses it: a task a dead worker took still holds the plain id in Asynq
-// until Asynq's own 30 s lease ends, so a redelivery under the same id
-// would be taken for a duplicate of it. A claimed run ignores the extra
-// delivery.
+// uses it for the runs it queues again after their lease expired: the dead
+// worker's task still holds the plain id in Asynq until Asynq's own 30 s
+// lease ends, so an enqueue under the same id would be taken for a
+// duplicate of it. A claimed run ignores the extra delivery.
 func (e *Engine) enqueueAs(ctx context.Context, entries []*store.OutboxEntry, suffix string) {
 	for _, en := range entries {
 		err := e.queue.Enqueue(context.WithoutCancel(ctx), &queue.Task{

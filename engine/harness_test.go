@@ -282,13 +282,46 @@ type result struct {
 	runs []*store.NodeRun
 }
 
+// stallLimit is how long wait waits without progress.
+const stallLimit = 60 * time.Second
+
 // wait waits for an execution to finish (at most 60 s) and reads it.
 func (h *harness) wait(id string) *result {
 	h.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	ex, err := h.eng.Wait(ctx, h.tenant, id)
-	require.NoError(h.t, err)
+	return h.waitProgress(id, nil)
+}
+
+// waitProgress waits for an execution to finish for as long as progress
+// (when not nil) keeps changing: it fails once the execution is unfinished
+// and progress has not changed for stallLimit. A test whose machine runs
+// its backlog slowly waits as long as the backlog shrinks; a run that
+// nothing will ever deliver stops all progress once the rest is done.
+func (h *harness) waitProgress(id string, progress func() float64) *result {
+	h.t.Helper()
+	var last float64
+	if progress != nil {
+		last = progress()
+	}
+	changed := time.Now()
+	var ex *store.Execution
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		var err error
+		ex, err = h.eng.Wait(ctx, h.tenant, id)
+		cancel()
+		require.NoError(h.t, err)
+		if engine.Finished(ex.Status) {
+			break
+		}
+		if progress != nil {
+			if now := progress(); now != last {
+				last, changed = now, time.Now()
+			}
+		}
+		if time.Since(changed) >= stallLimit {
+			break
+		}
+	}
 	if !engine.Finished(ex.Status) {
 		_, runs, _ := h.eng.Get(context.Background(), h.tenant, id)
 		for _, r := range runs {
@@ -304,7 +337,7 @@ func (h *harness) wait(id string) *result {
 		var stacks strings.Builder
 		_ = pprof.Lookup("goroutine").WriteTo(&stacks, 1)
 		h.t.Logf("goroutines of this process:\n%s", stacks.String())
-		h.t.Fatalf("execution %s still %s after 60s", id, ex.Status)
+		h.t.Fatalf("execution %s still %s after %s without progress", id, ex.Status, stallLimit)
 	}
 	ex, runs, err := h.eng.Get(context.Background(), h.tenant, id)
 	require.NoError(h.t, err)

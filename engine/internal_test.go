@@ -76,3 +76,36 @@ func TestNewValidatesConfig(t *testing.T) {
 	require.ErrorContains(t, err, "Store is required")
 	require.Equal(t, "engine: the execution has finished already", (&Error{Code: CodeFinished, Message: "the execution has finished already"}).Error())
 }
+
+func TestRedeliveryDue(t *testing.T) {
+	t.Parallel()
+	const after = time.Second
+	// offers lists the ages at which passes every step offer an entry, up
+	// to age end.
+	offers := func(step, end time.Duration) []time.Duration {
+		var out []time.Duration
+		for age := step; age <= end; age += step {
+			since := step
+			if age == step {
+				since = 0
+			}
+			if redeliveryDue(age, since, after) {
+				out = append(out, age)
+			}
+		}
+		return out
+	}
+	s := time.Second
+	require.Equal(t, []time.Duration{s, 2 * s, 4 * s, 8 * s, 16 * s, 26 * s, 36 * s, 46 * s, 56 * s}, offers(s, time.Minute))
+	require.Equal(t, []time.Duration{s, 2 * s, 4 * s, 8 * s, 16 * s, 26 * s, 36 * s, 46 * s, 56 * s},
+		offers(100*time.Millisecond, time.Minute), "the same points, whatever the pass interval")
+	require.Equal(t, []time.Duration{7 * s, 14 * s, 21 * s, 28 * s, 42 * s, 49 * s, 56 * s}, offers(7*s, time.Minute),
+		"passes about as far apart as the points: each pass that crossed one (none between 28 s and 35 s)")
+	require.Equal(t, []time.Duration{20 * s, 40 * s, 60 * s}, offers(20*s, time.Minute),
+		"passes further apart than the points: every pass")
+	require.False(t, redeliveryDue(999*time.Millisecond, 0, after), "younger than RedeliverAfter")
+	require.True(t, redeliveryDue(time.Hour, 0, after), "the first pass offers every entry due")
+	require.True(t, redeliveryDue(1500*time.Millisecond, time.Second, after), "a pass that crossed RedeliverAfter")
+	require.False(t, redeliveryDue(3*time.Second, 500*time.Millisecond, after), "between 2 s and 4 s")
+	require.True(t, redeliveryDue(time.Minute, time.Minute, after), "a pass long after the last")
+}

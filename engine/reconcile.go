@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
+
+	"github.com/wasmflow/wasmflow/store"
 )
 
 // Reconcile runs reconciler passes every ReconcileInterval until ctx is
@@ -50,14 +53,19 @@ func (e *Engine) ReconcileOnce(ctx context.Context) error {
 	due, err := e.store.OutboxDue(ctx, now.Add(-e.redeliverAfter), now, reconcileBatch)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("engine: outbox: %w", err))
-	}
-	if len(due) > 0 {
-		e.metrics.reconciled("outbox_redelivered", len(due))
-		// One id per entry per redelivery window: a task still waiting in
-		// the queue absorbs the redeliveries of its window, and one a dead
-		// worker took cannot block the next window's.
-		window := max(e.redeliverAfter, time.Second)
-		e.enqueueAs(ctx, due, "#redeliver-"+strconv.FormatInt(now.UnixNano()/int64(window), 36))
+	} else if since := e.redeliveries.pass(now); len(due) > 0 {
+		var again []*store.OutboxEntry
+		for _, en := range due {
+			if redeliveryDue(now.Sub(en.CreatedAt), since, e.redeliverAfter) {
+				again = append(again, en)
+			}
+		}
+		if len(again) > 0 {
+			e.metrics.reconciled("outbox_redelivered", len(again))
+			// Under the task's own id: a task still waiting in the queue
+			// absorbs it (see redeliveryDue), a lost one is replaced.
+			e.enqueue(ctx, again)
+		}
 	}
 
 	timeoutErr, _ := json.Marshal(RunError{Kind: KindExecutionTimeout, Message: "the execution ran past its timeout"})
@@ -84,4 +92,65 @@ func (e *Engine) ReconcileOnce(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// maxRedeliverGap bounds the time between two redeliveries of one outbox
+// entry (see redeliveryDue).
+const maxRedeliverGap = 10 * time.Second
+
+// redeliveryDue reports whether the reconciler offers an outbox entry to
+// the queue again in a pass made age after the entry was written, when the
+// pass before it (of this reconciler) was since ago; since <= 0 when there
+// was none.
+//
+// An entry stays until its run is claimed, so one that is older than
+// RedeliverAfter is either lost (the process that wrote it died before
+// enqueueing it, Redis lost it, a dead worker took it) or still waiting
+// behind others in a busy queue. The reconciler cannot tell which, so it
+// enqueues it again under the task's own id: a task still waiting under
+// that id absorbs the offer, and only a lost one is replaced. (Redelivering
+// under a new id per pass or per window, as the engine once did, put a
+// second copy behind every waiting task each window; under load the queue's
+// wait grew past RedeliverAfter, the copies multiplied it further, and a
+// backlog of a few hundred runs became one of thousands of duplicates,
+// behind which real tasks waited for minutes.)
+//
+// Each offer costs the queue a lookup, so an entry is offered at ages
+// RedeliverAfter, then twice that, four times…, at most maxRedeliverGap
+// apart: a pass offers it when its age crossed one of those points since
+// the pass before.
+func redeliveryDue(age, since, after time.Duration) bool {
+	if age < after {
+		return false
+	}
+	prev := age - since
+	if since <= 0 || prev < after {
+		return true
+	}
+	gap := max(after, maxRedeliverGap)
+	point := after
+	for point <= prev {
+		point += min(point, gap)
+	}
+	return point <= age
+}
+
+// redeliveries remembers when this engine's reconciler last looked at the
+// outbox.
+type redeliveries struct {
+	mu   sync.Mutex
+	last time.Time
+}
+
+// pass records a pass at now and returns the time since the one before it
+// (0 for the first, or when the clock went back).
+func (r *redeliveries) pass(now time.Time) time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	last := r.last
+	r.last = now
+	if last.IsZero() || !now.After(last) {
+		return 0
+	}
+	return now.Sub(last)
 }

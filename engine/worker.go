@@ -35,27 +35,22 @@ func (e *Engine) Handle(ctx context.Context, t *queue.Task) error {
 		return fmt.Errorf("engine: task %s has unknown kind %q", t.ID, t.Kind)
 	}
 	tenantID, runID := t.TenantID, string(t.Payload)
+	// The claim deletes the run's outbox entry in its transaction: a queued
+	// run always has one, and a claimed run none.
 	run, err := e.store.RunClaim(ctx, tenantID, runID, e.now().Add(e.lease))
 	if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
-		// Not queued: a duplicate. Its outbox entry, if one is left, is stale.
+		// Not queued: a duplicate. An entry still left for it is stale
+		// (OutboxDelete keeps the entry of a run queued again meanwhile).
 		e.metrics.duplicateDelivery()
-		return e.deleteOutbox(ctx, tenantID, runID)
+		if err := e.store.OutboxDelete(context.WithoutCancel(ctx), tenantID, runID); err != nil {
+			return fmt.Errorf("engine: outbox delete %s: %w", runID, err)
+		}
+		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("engine: claim %s: %w", runID, err) // the outbox entry stays: redelivered later
 	}
-	if err := e.deleteOutbox(ctx, tenantID, runID); err != nil {
-		e.log.WarnContext(ctx, "outbox entry not deleted; a duplicate delivery will find the run claimed",
-			slog.String("run_id", runID), slog.Any("err", err))
-	}
 	return e.execute(ctx, tenantID, run)
-}
-
-func (e *Engine) deleteOutbox(ctx context.Context, tenantID, runID string) error {
-	if err := e.store.OutboxDelete(context.WithoutCancel(ctx), tenantID, runID); err != nil {
-		return fmt.Errorf("engine: outbox delete %s: %w", runID, err)
-	}
-	return nil
 }
 
 // execute runs a claimed run and finishes it.

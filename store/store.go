@@ -416,9 +416,11 @@ type ExecutionResumeParams struct {
 type Runs interface {
 	// RunClaim moves a queued run to running with a new claim token and a
 	// lease until leaseUntil, and a queued execution to running (setting
-	// StartedAt). ErrConflict when the run is not queued (already claimed,
-	// finished or cancelled) or its execution has finished; ErrNotFound when
-	// it does not exist in the tenant.
+	// StartedAt), and deletes the run's outbox entry, in one transaction:
+	// a queued run always has an entry and a claimed one none, whatever
+	// becomes of the claim's reply. ErrConflict when the run is not queued
+	// (already claimed, finished or cancelled) or its execution has
+	// finished; ErrNotFound when it does not exist in the tenant.
 	RunClaim(ctx context.Context, tenantID, runID string, leaseUntil time.Time) (*NodeRun, error)
 	// RunExtendLease moves a running run's lease to leaseUntil; ErrConflict
 	// when the claim token no longer holds the run (it finished, was
@@ -452,8 +454,11 @@ type Runs interface {
 	// OutboxDue lists up to limit outbox entries (of any tenant) created
 	// before createdBefore and available by availableBy, oldest first.
 	OutboxDue(ctx context.Context, createdBefore, availableBy time.Time, limit int) ([]*OutboxEntry, error)
-	// OutboxDelete removes a run's entry once the queue has taken it; a
-	// missing entry is not an error.
+	// OutboxDelete removes the entry of a run that is not queued (one a
+	// duplicate delivery found claimed, finished or gone); the entry of a
+	// queued run stays, even one queued again while the call was under
+	// way, because it is how the reconciler finds the run. A missing entry
+	// is not an error.
 	OutboxDelete(ctx context.Context, tenantID, runID string) error
 
 	// ExecutionCancel marks an execution that has not finished cancelled,

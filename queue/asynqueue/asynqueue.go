@@ -20,7 +20,9 @@
 // Enqueue then looks at the existing task:
 //
 //   - waiting (pending, scheduled) or running on a live worker: a duplicate,
-//     Enqueue returns nil and adds nothing;
+//     Enqueue returns nil and adds nothing; a task whose key says it waits
+//     but that is in no list (Redis lost the list and kept the key) is
+//     deleted and added again;
 //   - gone (processed; Retention is 0): Enqueue adds it again, and it is
 //     delivered again;
 //   - kept by Asynq after a failure it decided on its own (archived: a
@@ -280,11 +282,66 @@ func (q *Queue) add(ctx context.Context, id string, task *asynq.Task, opts []asy
 			if n++; n == maxCopies {
 				return "", fmt.Errorf("asynqueue: enqueue %s: %d copies held by lost workers", id, maxCopies)
 			}
-		default: // pending, scheduled, retry, aggregating: waiting already
-			return "", nil
+		default: // pending, scheduled, retry, aggregating: waiting already…
+			waiting, err := q.waiting(ctx, aid)
+			if err != nil {
+				return "", fmt.Errorf("asynqueue: enqueue %s: %w", id, err)
+			}
+			if waiting {
+				return "", nil
+			}
+			// …unless Redis lost the list that held it and kept its key:
+			// that key is gone now, add the task again.
+			q.log.LogAttrs(ctx, slog.LevelWarn, "asynqueue: task key without its queue entry; enqueueing it again",
+				slog.String("task_id", id))
 		}
 	}
 	return "", fmt.Errorf("asynqueue: enqueue %s: still conflicting after %d rounds", id, maxConflicts)
+}
+
+// unlistedCmd deletes the key of a task whose state says it waits (pending,
+// scheduled or retry) but that is in no list of its state, and returns 0;
+// it returns 1 when the task waits as its state says or is in another
+// state, and 0 when it is gone. KEYS: the task's hash, the pending list, the
+// scheduled and retry sets (asynq v0.26's layout); ARGV[1]: the task id.
+// The pending list is searched from its tail, where Asynq takes tasks
+// from: a task enqueued again is usually an old one.
+var unlistedCmd = redis.NewScript(`
+local state = redis.call("HGET", KEYS[1], "state")
+if not state then
+	return 0
+end
+if state == "pending" then
+	if redis.call("LPOS", KEYS[2], ARGV[1], "RANK", -1) then
+		return 1
+	end
+elseif state == "scheduled" then
+	if redis.call("ZSCORE", KEYS[3], ARGV[1]) then
+		return 1
+	end
+elseif state == "retry" then
+	if redis.call("ZSCORE", KEYS[4], ARGV[1]) then
+		return 1
+	end
+else
+	return 1
+end
+redis.call("DEL", KEYS[1])
+return 0
+`)
+
+// waiting reports whether the task id, whose state says it waits, is in
+// the list of its state, and deletes its key when it is not: a Redis that
+// lost a list (a partial flush, an eviction) would otherwise keep the id
+// blocked by a task that is never delivered.
+func (q *Queue) waiting(ctx context.Context, id string) (bool, error) {
+	prefix := "asynq:{" + q.name + "}:"
+	n, err := unlistedCmd.Run(ctx, q.rc, []string{prefix + "t:" + id, prefix + "pending", prefix + "scheduled", prefix + "retry"},
+		id).Int()
+	if err != nil {
+		return false, fmt.Errorf("check waiting task %s: %w", id, err)
+	}
+	return n == 1, nil
 }
 
 // copyID is the Asynq id of the nth copy of a task (0: the task itself).

@@ -486,3 +486,34 @@ func TestHealthCheckLogs(t *testing.T) {
 	q.healthCheck(nil)
 	q.healthCheck(context.DeadlineExceeded)
 }
+
+// A task whose key says it waits but that is in no list (Redis lost the
+// pending list and kept the key, as a partial flush leaves it) would block
+// its id for good: Enqueue adds it again.
+func TestWaitingButUnlistedIsAddedAgain(t *testing.T) {
+	t.Parallel()
+	q := open(t, Config{})
+	prefix := "asynq:{" + q.name + "}:"
+	for _, delay := range []time.Duration{0, time.Hour} {
+		x := &queue.Task{ID: "lost-" + delay.String(), Kind: "k", ProcessAt: time.Now().Add(delay)}
+		require.NoError(t, q.Enqueue(t.Context(), x))
+		require.NoError(t, q.Enqueue(t.Context(), x), "a duplicate")
+		n, err := q.Depth(t.Context())
+		require.NoError(t, err)
+		require.Equal(t, 1, n, "waiting once")
+		require.NoError(t, q.rc.Del(t.Context(), prefix+"pending", prefix+"scheduled").Err())
+		n, err = q.Depth(t.Context())
+		require.NoError(t, err)
+		require.Zero(t, n, "lost")
+
+		require.NoError(t, q.Enqueue(t.Context(), x))
+		n, err = q.Depth(t.Context())
+		require.NoError(t, err)
+		require.Equal(t, 1, n, "added again")
+		require.NoError(t, q.Enqueue(t.Context(), x))
+		n, err = q.Depth(t.Context())
+		require.NoError(t, err)
+		require.Equal(t, 1, n, "and a duplicate again")
+		require.NoError(t, q.insp.DeleteTask(q.name, x.ID))
+	}
+}

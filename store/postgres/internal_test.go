@@ -126,3 +126,30 @@ func TestDeleteRemovesSecretBindings(t *testing.T) {
 	require.NoError(t, s.WorkflowDelete(ctx, tn.ID, w.ID))
 	require.Zero(t, count())
 }
+
+// OutboxDelete removes an entry left for a run that is not queued (which
+// no transition writes, but an older version could leave behind).
+func TestOutboxDeleteStaleEntry(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s := openInternal(t)
+	tn, err := s.TenantInsert(ctx, "t")
+	require.NoError(t, err)
+	w, err := s.WorkflowInsert(ctx, tn.ID, &workflow.Workflow{Name: "w"})
+	require.NoError(t, err)
+	_, runs, err := s.ExecutionInsert(ctx, tn.ID, &store.ExecutionInsertParams{WorkflowID: w.ID, WorkflowVersion: 1,
+		Runs: []*store.NodeRun{{Node: "a", Status: store.RunQueued}}})
+	require.NoError(t, err)
+	r, err := s.RunClaim(ctx, tn.ID, runs[0].ID, time.Now().Add(time.Minute))
+	require.NoError(t, err)
+	_, err = s.pool.Exec(ctx, `INSERT INTO outbox (`+outboxColumns+`) VALUES ($1, $2, $3, $4, $5, now(), now())`,
+		r.ID, tn.ID, r.ExecutionID, r.Node, r.Attempt)
+	require.NoError(t, err)
+	count := func() (n int) {
+		require.NoError(t, s.pool.QueryRow(ctx, `SELECT count(*) FROM outbox`).Scan(&n))
+		return n
+	}
+	require.Equal(t, 1, count())
+	require.NoError(t, s.OutboxDelete(ctx, tn.ID, r.ID))
+	require.Zero(t, count())
+}

@@ -66,6 +66,10 @@ func (s *Store) RunClaim(ctx context.Context, tenantID, runID string, leaseUntil
 		if errors.Is(err, store.ErrNotFound) {
 			return runConflict(ctx, tx, tenantID, runID, "is not queued, or its execution has finished")
 		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM outbox WHERE tenant_id = $1 AND run_id = $2`, tenantID, runID)
 		return err
 	})
 	if err != nil {
@@ -303,10 +307,25 @@ func (s *Store) OutboxDue(ctx context.Context, createdBefore, availableBy time.T
 		createdBefore, availableBy, limit)
 }
 
-// OutboxDelete removes a run's entry, if it has one.
+// OutboxDelete removes a run's entry, if it has one, unless the run is
+// queued. The run's row is locked first: a requeue (which locks it before
+// writing the entry) either comes before and the entry stays, or waits and
+// writes its entry after the delete.
 func (s *Store) OutboxDelete(ctx context.Context, tenantID, runID string) error {
-	_, err := s.pool.Exec(ctx, `DELETE FROM outbox WHERE tenant_id = $1 AND run_id = $2`, tenantID, runID)
-	return translate(err)
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		var status string
+		err := tx.QueryRow(ctx, `SELECT status FROM node_runs WHERE tenant_id = $1 AND id = $2 FOR SHARE`,
+			tenantID, runID).Scan(&status)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+		case err != nil:
+			return err
+		case status == store.RunQueued:
+			return nil
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM outbox WHERE tenant_id = $1 AND run_id = $2`, tenantID, runID)
+		return err
+	})
 }
 
 // ExecutionCancel cancels an execution that has not finished, with the

@@ -53,6 +53,10 @@ func (s *Store) RunClaim(ctx context.Context, tenantID, runID string, leaseUntil
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE executions SET status = 'running', started_at = $3
 			WHERE tenant_id = $1 AND id = $2 AND status = 'queued'`, tenantID, run.ExecutionID, us(now))
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM outbox WHERE tenant_id = $1 AND run_id = $2`, tenantID, runID)
 		return err
 	})
 	if err != nil {
@@ -282,9 +286,11 @@ func (s *Store) OutboxDue(ctx context.Context, createdBefore, availableBy time.T
 		us(createdBefore), us(availableBy), limit)
 }
 
-// OutboxDelete removes a run's entry, if it has one.
+// OutboxDelete removes a run's entry, if it has one, unless the run is
+// queued (one statement of the single writer: nothing interleaves).
 func (s *Store) OutboxDelete(ctx context.Context, tenantID, runID string) error {
-	_, err := s.write.ExecContext(ctx, `DELETE FROM outbox WHERE tenant_id = $1 AND run_id = $2`, tenantID, runID)
+	_, err := s.write.ExecContext(ctx, `DELETE FROM outbox WHERE tenant_id = $1 AND run_id = $2
+		AND NOT EXISTS (SELECT 1 FROM node_runs WHERE tenant_id = $1 AND id = $2 AND status = 'queued')`, tenantID, runID)
 	return translate(err)
 }
 

@@ -940,11 +940,61 @@ func runCases() []testCase {
 
 			first := all[0].RunID // a or b: they were queued together
 			require.NoError(t, s.OutboxDelete(ctx, other, first), "another tenant's entry is not found, which is fine")
-			require.Len(t, allOutbox(t, s), 3, "and is not deleted")
 			require.NoError(t, s.OutboxDelete(ctx, tenant, first))
-			require.NoError(t, s.OutboxDelete(ctx, tenant, first), "deleting twice is fine")
+			require.Equal(t, all, allOutbox(t, s), "a queued run keeps its entry: the reconciler finds the run by it")
+			claim(t, s, tenant, map[string]*store.NodeRun{rs["a"].ID: rs["a"], rs["b"].ID: rs["b"]}[first])
+			require.Equal(t, all[1:], allOutbox(t, s), "the claim deletes the run's entry")
+			require.NoError(t, s.OutboxDelete(ctx, tenant, first), "deleting a missing entry is fine")
 			require.NoError(t, s.OutboxDelete(ctx, tenant, "nr_missing"))
 			require.Equal(t, all[1:], allOutbox(t, s))
+		}},
+		{"QueuedRunsHaveOutboxEntries", func(t *testing.T, s store.Store) {
+			// Every transition keeps "queued" and "has an outbox entry" in
+			// step, in its own transaction: a queued run is never left
+			// without one (the reconciler could not find it), a claimed
+			// run never keeps one.
+			ctx := t.Context()
+			tenant := newTenant(t, s)
+			w := insertWorkflow(t, s, tenant)
+			ex, rs := insertGraph(t, s, tenant, w, nil, node{"a", 0}, node{"b", 1}, node{"c", 0})
+			check := func(step string) {
+				t.Helper()
+				var queued []string
+				for _, r := range latestRuns(t, s, tenant, ex.ID) {
+					if r.Status == store.RunQueued {
+						queued = append(queued, r.ID)
+					}
+				}
+				slices.Sort(queued)
+				require.Equal(t, queued, outboxRuns(t, s, ex.ID), step)
+			}
+			check("inserted")
+			ra := claim(t, s, tenant, rs["a"])
+			check("claimed")
+			_, err := s.RunClaim(ctx, tenant, ra.ID, time.Now().Add(time.Minute))
+			require.ErrorIs(t, err, store.ErrConflict)
+			check("claimed twice")
+			finish(t, s, tenant, ra, store.RunFinishParams{Release: release("b")})
+			check("finished, child released")
+			rb := claimUntil(t, s, tenant, latestRuns(t, s, tenant, ex.ID)["b"], time.Now().Add(-time.Second))
+			check("claimed with an expired lease")
+			_, err = s.RunRequeueExpired(ctx, time.Now(), 10)
+			require.NoError(t, err)
+			check("lease expired")
+			require.NoError(t, s.OutboxDelete(ctx, tenant, rb.ID), "a stale duplicate delivery")
+			check("duplicate delivery after the requeue")
+			rb = claim(t, s, tenant, latestRuns(t, s, tenant, ex.ID)["b"])
+			check("claimed again")
+			_, err = s.RunRelease(ctx, tenant, rb.ID, rb.ClaimToken)
+			require.NoError(t, err)
+			check("handed back")
+			rc := claim(t, s, tenant, rs["c"])
+			finish(t, s, tenant, rc, store.RunFinishParams{Status: store.RunFailed, Error: errNode,
+				Retry: &store.RunRetry{AvailableAt: time.Now().Add(time.Hour)}})
+			check("retry queued")
+			_, err = s.ExecutionCancel(ctx, tenant, ex.ID)
+			require.NoError(t, err)
+			check("cancelled")
 		}},
 		{"ExecutionCancel", func(t *testing.T, s store.Store) {
 			ctx := t.Context()
