@@ -176,7 +176,9 @@ func (e *env) start() {
 	done := make(chan error, 1)
 	go func() { done <- e.srv.Listen(ln) }()
 	e.base = "http://" + ln.Addr().String()
-	e.client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{}}
+	// Generous: an upload compiles the module, and a 3-4 MB Go example takes
+	// tens of seconds under the race detector on a busy 2-vCPU machine.
+	e.client = &http.Client{Timeout: time.Minute, Transport: &http.Transport{}}
 	t.Cleanup(func() {
 		e.client.CloseIdleConnections()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

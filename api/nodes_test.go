@@ -158,9 +158,15 @@ func TestNodeExamplesThroughHTTP(t *testing.T) {
 		r.decode(t, &node)
 		require.Equal(t, nodeResponse{Name: created.Name, LatestVersion: "1.0.0", Versions: []nodeVersionResponse{created}}, node)
 
-		// Its testdata through the test route.
+		// Its testdata through the test route. Not for a module that
+		// needs a host function: a test run grants none, so it fails to
+		// load (registry's TestExamples checks that, and the node's own
+		// tests run its testdata with the host function faked).
 		inputs, err := filepath.Glob(filepath.Join(dir, "testdata", "*.input.json"))
 		require.NoError(t, err)
+		if caps := created.Manifest.Capabilities; caps.HTTP != nil || len(caps.Secrets) > 0 {
+			inputs = nil
+		}
 		for _, in := range inputs {
 			var doc struct {
 				Items  json.RawMessage `json:"items"`

@@ -13,7 +13,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/wasmflow-repro.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-nodes=(set-fields filter hash text-template)
+nodes=(set-fields filter hash text-template http-request)
 
 echo "toolchains:"
 echo "  $(go version)"
