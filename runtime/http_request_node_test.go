@@ -22,8 +22,10 @@ import (
 // run with the real wasmflow_http_fetch against a local server: the requests
 // it builds, the secrets the host fills in, the responses it decodes and the
 // host's refusals it reports.
+//
+// Not parallel with the package's other tests: compiling the 3.8 MB module
+// takes seconds of CPU, which would eat into their tight time limits.
 func TestHTTPRequestExample(t *testing.T) {
-	t.Parallel()
 	const dir = "../plugins-examples/http-request/"
 	wasm, err := os.ReadFile(dir + "http-request.wasm")
 	require.NoError(t, err)
