@@ -158,16 +158,15 @@ func TestNodeExamplesThroughHTTP(t *testing.T) {
 		r.decode(t, &node)
 		require.Equal(t, nodeResponse{Name: created.Name, LatestVersion: "1.0.0", Versions: []nodeVersionResponse{created}}, node)
 
-		// Its testdata through the test route. Not for a module that
-		// needs a host function: a test run grants none, so it fails to
-		// load (registry's TestExamples checks that, and the node's own
-		// tests run its testdata with the host function faked).
+		// Its testdata through the test route, but for cases whose HTTP
+		// requests only the node's own tests can answer (NAME.fetch.json,
+		// with the host function faked).
 		inputs, err := filepath.Glob(filepath.Join(dir, "testdata", "*.input.json"))
 		require.NoError(t, err)
-		if caps := created.Manifest.Capabilities; caps.HTTP != nil || len(caps.Secrets) > 0 {
-			inputs = nil
-		}
 		for _, in := range inputs {
+			if _, err := os.Stat(strings.TrimSuffix(in, ".input.json") + ".fetch.json"); err == nil {
+				continue
+			}
 			var doc struct {
 				Items  json.RawMessage `json:"items"`
 				Params json.RawMessage `json:"params"`
@@ -371,7 +370,9 @@ func TestNodeTestRunFailures(t *testing.T) {
 		{"acme/trap", "trap", "unreachable"},
 		{"acme/loop", "timeout", "deadline"},
 		{"acme/fail", "guest_error", "boom: bad params"},
-		{"acme/http", "capability_not_granted", "wasmflow_http_fetch"},
+		// Granted as its manifest declares, called with an empty handle: the
+		// fetch answers invalid_request, and the guest outputs nothing.
+		{"acme/http", "invalid_output", "output is empty"},
 	} {
 		p := e.do(req{method: http.MethodPost, path: "/api/v1/nodes/" + tc.name + "/versions/1.0.0/test", key: e.key, body: map[string]any{"items": []any{map[string]any{"a": 1}}}}).
 			problem(t, http.StatusUnprocessableEntity, CodeNodeFailed)
