@@ -75,7 +75,7 @@ func funcNamed(t *testing.T, s *registry.HostSession, name string) hostfuncs.Fun
 	return hostfuncs.Func{}
 }
 
-func newGrantRegistry(t *testing.T, secrets registry.SecretReader, audit registry.AuditLog, maxCalls int) *registry.Registry {
+func newGrantRegistry(t testing.TB, secrets registry.SecretReader, audit registry.AuditLog, maxCalls int) *registry.Registry {
 	t.Helper()
 	e := newEnv(t)
 	reg, err := registry.New(registry.Config{Store: e.store, Runtime: e.rt, Secrets: secrets, Audit: audit, MaxHostCalls: maxCalls,
