@@ -171,8 +171,10 @@ func (s *HostSession) CallsJSON() json.RawMessage {
 	if len(calls) == 0 {
 		return nil
 	}
-	b, err := json.Marshal(calls) //nolint:gosec // G117: "secret" is the secret's name, never its value
-	if err != nil { // strings, numbers and times only: cannot happen
+	// "secret" is the secret's name, never its value; only strings, numbers
+	// and times: encoding cannot fail.
+	b, err := json.Marshal(calls) //nolint:gosec // G117: see above
+	if err != nil {
 		return nil
 	}
 	return b
