@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/wasmflow/wasmflow/queue"
 	"github.com/wasmflow/wasmflow/store"
 	"github.com/wasmflow/wasmflow/workflow"
 )
@@ -74,6 +75,26 @@ func TestNewValidatesConfig(t *testing.T) {
 	t.Parallel()
 	_, err := New(Config{})
 	require.ErrorContains(t, err, "Store is required")
+	// New only checks the dependencies are there: empty implementations do.
+	var (
+		st   Store       = &struct{ Store }{}
+		q    queue.Queue = &struct{ queue.Queue }{}
+		mods Modules     = &struct{ Modules }{}
+		rt   Runtime     = &struct{ Runtime }{}
+	)
+	for want, cfg := range map[string]Config{
+		"Queue is required":    {Store: st},
+		"Modules is required":  {Store: st, Queue: q},
+		"Runtime is required":  {Store: st, Queue: q, Modules: mods},
+		"must not be negative": {Store: st, Queue: q, Modules: mods, Runtime: rt, LeaseDuration: -time.Second},
+	} {
+		_, err := New(cfg)
+		require.ErrorContains(t, err, want)
+	}
+	e, err := New(Config{Store: st, Queue: q, Modules: mods, Runtime: rt})
+	require.NoError(t, err)
+	require.Equal(t, DefaultLeaseDuration, e.lease)
+	require.Equal(t, DefaultReconcileInterval, e.reconcileEvery)
 	require.Equal(t, "engine: the execution has finished already", (&Error{Code: CodeFinished, Message: "the execution has finished already"}).Error())
 }
 
@@ -108,4 +129,24 @@ func TestRedeliveryDue(t *testing.T) {
 	require.True(t, redeliveryDue(1500*time.Millisecond, time.Second, after), "a pass that crossed RedeliverAfter")
 	require.False(t, redeliveryDue(3*time.Second, 500*time.Millisecond, after), "between 2 s and 4 s")
 	require.True(t, redeliveryDue(time.Minute, time.Minute, after), "a pass long after the last")
+}
+
+// The LRU forgets the least recently used entry, and a put of a known key
+// refreshes it.
+func TestLRU(t *testing.T) {
+	t.Parallel()
+	c := newLRU[string, int](2)
+	c.put("a", 1)
+	c.put("b", 2)
+	_, _ = c.get("a") // a is now the most recent
+	c.put("c", 3)     // evicts b
+	_, ok := c.get("b")
+	require.False(t, ok)
+	c.put("a", 10) // refresh
+	c.put("d", 4)  // evicts c
+	v, ok := c.get("a")
+	require.True(t, ok)
+	require.Equal(t, 10, v)
+	_, ok = c.get("c")
+	require.False(t, ok)
 }

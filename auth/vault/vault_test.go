@@ -260,3 +260,66 @@ func TestKeyringNeverFormatsKeys(t *testing.T) {
 		require.Contains(t, s, k.CurrentKeyID())
 	}
 }
+
+func TestKeyFileErrors(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	// No directory to create the file in.
+	_, _, err := LoadOrCreateFile(filepath.Join(dir, "missing", KeyFileName))
+	require.ErrorContains(t, err, "create key file")
+
+	// A rotation whose directory has gone cannot save the new key.
+	sub := filepath.Join(dir, "gone")
+	require.NoError(t, os.Mkdir(sub, 0o700))
+	k, created, err := LoadOrCreateFile(filepath.Join(sub, KeyFileName))
+	require.NoError(t, err)
+	require.True(t, created)
+	require.NoError(t, os.RemoveAll(sub))
+	_, err = k.Rotate()
+	require.ErrorContains(t, err, "write key file")
+
+	// The key file's place taken by a directory: the rename fails.
+	taken := filepath.Join(dir, "taken")
+	require.NoError(t, os.Mkdir(taken, 0o700))
+	k, _, err = LoadOrCreateFile(filepath.Join(taken, KeyFileName))
+	require.NoError(t, err)
+	require.NoError(t, os.Remove(filepath.Join(taken, KeyFileName)))
+	require.NoError(t, os.MkdirAll(filepath.Join(taken, KeyFileName, "x"), 0o700))
+	_, err = k.Rotate()
+	require.ErrorContains(t, err, "write key file")
+}
+
+func TestKeyFileContents(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	key := GenerateKey()
+	id := KeyID(key)
+	for name, tc := range map[string]struct{ body, want string }{
+		"bad base64":   {`{"current": "x", "keys": {"x": "%%%"}}`, `key "x"`},
+		"wrong id":     {fmt.Sprintf(`{"current": "x", "keys": {"x": %q}}`, EncodeKey(key)), "does not match its id"},
+		"no current":   {fmt.Sprintf(`{"current": "nope", "keys": {%q: %q}}`, id, EncodeKey(key)), "current key"},
+		"not JSON":     {`{`, "not valid JSON"},
+		"a directory?": {"", ""},
+	} {
+		path := filepath.Join(dir, strings.ReplaceAll(name, " ", "-"))
+		if tc.body == "" {
+			require.NoError(t, os.Mkdir(path, 0o700))
+			_, err := LoadFile(path)
+			require.Error(t, err, name)
+			continue
+		}
+		require.NoError(t, os.WriteFile(path, []byte(tc.body), 0o600))
+		_, err := LoadFile(path)
+		require.ErrorContains(t, err, tc.want, name)
+	}
+
+	// Load reports a bad environment key rather than falling back to the file.
+	_, source, err := Load(dir, func(name string) (string, bool) {
+		if name == EnvMasterKey {
+			return "not a key", true
+		}
+		return "", false
+	})
+	require.Error(t, err)
+	require.Equal(t, EnvMasterKey, source)
+}

@@ -154,3 +154,17 @@ func TestLogger(t *testing.T) {
 	t.Parallel()
 	Logger(t).Info("hello", "k", "v")
 }
+
+func TestDumpPostgres(t *testing.T) {
+	url := Postgres(t)
+	conn, err := pgx.Connect(t.Context(), url)
+	require.NoError(t, err)
+	defer func() { _ = conn.Close(t.Context()) }()
+	_, err = conn.Exec(t.Context(), `CREATE TABLE "odd name" (id int, v text); INSERT INTO "odd name" VALUES (1, 'needle'), (2, NULL);
+		CREATE TABLE empty (id int)`)
+	require.NoError(t, err)
+	dump := DumpPostgres(t, url)
+	require.Contains(t, dump, "odd name: (1,needle)\n")
+	require.Contains(t, dump, "odd name: (2,)\n")
+	require.NotContains(t, dump, "empty:")
+}
