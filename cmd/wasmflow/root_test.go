@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/wasmflow/wasmflow/auth/vault"
 )
 
 func TestEnvConfiguresFlagsAndFlagsWin(t *testing.T) {
@@ -76,4 +78,39 @@ func TestHTTPAllowAddrFlag(t *testing.T) {
 	require.NoError(t, err)
 	err = cmd.Flags().Parse([]string{"--http-allow-addr", "10.0.0.5"})
 	require.ErrorContains(t, err, "want an IP address and port")
+}
+
+// A worker never creates a master key: it takes the environment's, or an
+// existing key file, or runs without one; an api process creates the file.
+func TestLoadVault(t *testing.T) {
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	dir := t.TempDir()
+	cfg := storeConfig{DataDir: dir}
+
+	kr, err := loadVault(cfg, false, logger)
+	require.NoError(t, err)
+	require.Nil(t, kr)
+	require.Contains(t, logs.String(), "WASMFLOW_MASTER_KEY")
+	_, err = os.Stat(filepath.Join(dir, vault.KeyFileName))
+	require.ErrorIs(t, err, os.ErrNotExist, "a worker created a key file")
+
+	created, err := loadVault(cfg, true, logger)
+	require.NoError(t, err)
+	loaded, err := loadVault(cfg, false, logger)
+	require.NoError(t, err)
+	require.Equal(t, created.CurrentKeyID(), loaded.CurrentKeyID())
+
+	require.NoError(t, os.Chmod(filepath.Join(dir, vault.KeyFileName), 0o644))
+	_, err = loadVault(cfg, false, logger)
+	require.ErrorContains(t, err, "chmod 600")
+
+	key := vault.GenerateKey()
+	t.Setenv(vault.EnvMasterKey, vault.EncodeKey(key))
+	fromEnv, err := loadVault(cfg, false, logger)
+	require.NoError(t, err)
+	require.Equal(t, vault.KeyID(key), fromEnv.CurrentKeyID())
+	t.Setenv(vault.EnvMasterKey, "not a key")
+	_, err = loadVault(cfg, false, logger)
+	require.Error(t, err)
 }
