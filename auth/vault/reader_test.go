@@ -2,6 +2,7 @@ package vault
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -43,4 +44,33 @@ func TestReader(t *testing.T) {
 
 	_, err = (&Reader{Store: secrets}).ReadSecret(context.Background(), "t1", "slack-prod")
 	require.ErrorContains(t, err, EnvMasterKey)
+}
+
+// A reader without keys loads them when a read first needs them, and keeps
+// trying until there are some.
+func TestReaderLoadsKeysOnDemand(t *testing.T) {
+	t.Parallel()
+	k := newKeyring(t)
+	ct, wk, id, err := k.Seal("t1", "s", []byte("v"))
+	require.NoError(t, err)
+	secrets := mapSecrets{{"t1", "s"}: {TenantID: "t1", Name: "s", Ciphertext: ct, WrappedKey: wk, KeyID: id}}
+	var loads int
+	var found *Keyring
+	r := &Reader{Store: secrets, LoadKeys: func() (*Keyring, error) {
+		loads++
+		return found, nil
+	}}
+	_, err = r.ReadSecret(context.Background(), "t1", "s")
+	require.ErrorContains(t, err, EnvMasterKey)
+	found = k
+	for range 2 {
+		v, err := r.ReadSecret(context.Background(), "t1", "s")
+		require.NoError(t, err)
+		require.Equal(t, "v", v)
+	}
+	require.Equal(t, 2, loads, "loaded until found, then kept")
+
+	failing := &Reader{Store: secrets, LoadKeys: func() (*Keyring, error) { return nil, errors.New("mode 0644") }}
+	_, err = failing.ReadSecret(context.Background(), "t1", "s")
+	require.ErrorContains(t, err, "mode 0644")
 }

@@ -155,9 +155,12 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan
 			logger.Error("closing the runtime", slog.Any("err", err))
 		}
 	}()
+	secrets := &vault.Reader{Store: st, Keys: kr}
+	if kr == nil { // a worker started before the key file was written finds it later
+		secrets.LoadKeys = func() (*vault.Keyring, error) { return existingKeys(cfg.store) }
+	}
 	reg, err := registry.New(registry.Config{
-		Store: st, Runtime: rt, Logger: logger,
-		Secrets: &vault.Reader{Store: st, Keys: kr}, Audit: st, HTTP: cfg.HTTP,
+		Store: st, Runtime: rt, Logger: logger, Secrets: secrets, Audit: st, HTTP: cfg.HTTP,
 	})
 	if err != nil {
 		return err
@@ -233,20 +236,14 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan
 // that read secrets fail saying the key is missing.
 func loadVault(cfg storeConfig, create bool, logger *slog.Logger) (*vault.Keyring, error) {
 	if !create {
-		kr, ok, err := vault.FromEnv(os.LookupEnv)
+		kr, err := existingKeys(cfg)
 		if err != nil {
-			return nil, fmt.Errorf("master key: %w", err)
+			return nil, err
 		}
-		path := filepath.Join(cfg.DataDir, vault.KeyFileName)
-		if !ok {
-			kr, err = vault.LoadFile(path)
-			if errors.Is(err, fs.ErrNotExist) {
-				logger.Warn("no secrets master key: node runs that read secrets will fail; set " + vault.EnvMasterKey)
-				return nil, nil
-			}
-			if err != nil {
-				return nil, fmt.Errorf("master key: %w", err)
-			}
+		if kr == nil {
+			logger.Warn("no secrets master key yet: node runs that read secrets look for " + vault.EnvMasterKey +
+				" or the key file again, and fail while there is none")
+			return nil, nil
 		}
 		logger.Info("secrets master key loaded", slog.Any("keyring", kr))
 		return kr, nil
@@ -259,6 +256,26 @@ func loadVault(cfg storeConfig, create bool, logger *slog.Logger) (*vault.Keyrin
 		return nil, fmt.Errorf("master key: %w", err)
 	}
 	logger.Info("secrets master key loaded", slog.String("source", source), slog.Any("keyring", kr))
+	return kr, nil
+}
+
+// existingKeys returns the master keys from the environment or an existing
+// key file, nil when there are none.
+func existingKeys(cfg storeConfig) (*vault.Keyring, error) {
+	kr, ok, err := vault.FromEnv(os.LookupEnv)
+	if err != nil {
+		return nil, fmt.Errorf("master key: %w", err)
+	}
+	if ok {
+		return kr, nil
+	}
+	kr, err = vault.LoadFile(filepath.Join(cfg.DataDir, vault.KeyFileName))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("master key: %w", err)
+	}
 	return kr, nil
 }
 
