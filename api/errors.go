@@ -41,6 +41,10 @@ const (
 	CodeHeadersTooLarge      = "headers_too_large"
 	CodeNotReady             = "not_ready"
 	CodeInternal             = "internal"
+	// CodeRateLimited: the tenant's API requests a minute are used up; Retry-After says when to retry.
+	CodeRateLimited = "rate_limited"
+	// CodeQuotaExceeded: the tenant has as many of a resource as its limit allows.
+	CodeQuotaExceeded = "quota_exceeded"
 
 	// Node module uploads: the registry's codes (registry.Code…).
 	CodeModuleTooLarge    = registry.CodeModuleTooLarge
@@ -83,6 +87,8 @@ var codeTitles = map[string]struct {
 	CodeHeadersTooLarge:      {http.StatusRequestHeaderFieldsTooLarge, "request headers are too large"},
 	CodeNotReady:             {http.StatusServiceUnavailable, "service not ready"},
 	CodeInternal:             {http.StatusInternalServerError, "internal error"},
+	CodeRateLimited:          {http.StatusTooManyRequests, "too many requests"},
+	CodeQuotaExceeded:        {http.StatusTooManyRequests, "tenant limit reached"},
 
 	CodeModuleTooLarge:    {http.StatusRequestEntityTooLarge, "module is too large"},
 	CodeManifestTooLarge:  {http.StatusRequestEntityTooLarge, "manifest is too large"},

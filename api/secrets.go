@@ -103,7 +103,7 @@ func (s *Server) registerSecrets() {
 		Description:   "Stores a value encrypted (AES-256-GCM, envelope encryption under the server's master key). Values are write-only: no operation returns them. 409 when the name exists.",
 		Tags:          tags,
 		DefaultStatus: http.StatusCreated,
-		Errors:        []int{http.StatusBadRequest, http.StatusConflict, http.StatusRequestEntityTooLarge},
+		Errors:        []int{http.StatusBadRequest, http.StatusConflict, http.StatusRequestEntityTooLarge, http.StatusTooManyRequests},
 	}, auth.RoleEditor, s.createSecret)
 	register(s, huma.Operation{
 		OperationID: "listSecrets",
@@ -145,6 +145,9 @@ func (s *Server) sealSecret(tenantID, name, value string) (*store.Secret, error)
 func (s *Server) createSecret(ctx context.Context, in *secretCreateInput) (*secretCreatedOutput, error) {
 	p, err := principal(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.checkSecretQuota(ctx, p.TenantID); err != nil {
 		return nil, err
 	}
 	sec, err := s.sealSecret(p.TenantID, in.Body.Name, in.Body.Value)

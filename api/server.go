@@ -71,6 +71,8 @@ type Config struct {
 	// Vault encrypts secrets. The /api/v1/secrets routes exist only when
 	// it is set.
 	Vault *vault.Keyring
+	// Limits bound what each tenant may use.
+	Limits TenantLimits
 }
 
 // Server is the HTTP API. Create it with New, serve with Listen, stop with
@@ -84,6 +86,8 @@ type Server struct {
 	registry  *registry.Registry
 	engine    *engine.Engine
 	vault     *vault.Keyring
+	limits    TenantLimits
+	rates     *tenantRates // nil: no request limit
 
 	app   *fiber.App
 	api   huma.API
@@ -119,6 +123,8 @@ func newServer(cfg Config, extra func(*Server)) (*Server, error) {
 		registry:  cfg.Registry,
 		engine:    cfg.Engine,
 		vault:     cfg.Vault,
+		limits:    cfg.Limits,
+		rates:     newTenantRates(cfg.Limits.RequestsPerMinute),
 	}
 	s.readiness = append([]ReadinessCheck{{Name: "store", CheckFunc: cfg.Store.Ping}}, cfg.Readiness...)
 	for _, c := range s.readiness {
@@ -178,7 +184,7 @@ func newServer(cfg Config, extra func(*Server)) (*Server, error) {
 		// $schema links in bodies: the JSON shapes are the contract.
 	}
 	s.api = humafiber.New(s.app, hc)
-	s.api.UseMiddleware(s.authorize)
+	s.api.UseMiddleware(s.authorize, s.limitRate)
 
 	s.registerRoutes()
 	if extra != nil {

@@ -518,6 +518,8 @@ type Secrets interface {
 	// SecretList lists the tenant's secrets sorted by name.
 	SecretList(ctx context.Context, tenantID string, page Page) ([]*Secret, string, error)
 	SecretDelete(ctx context.Context, tenantID, name string) error
+	// SecretCount counts the tenant's secrets.
+	SecretCount(ctx context.Context, tenantID string) (int, error)
 	// SecretBindingList lists the bindings of the current versions of the
 	// tenant's workflows (deleted ones excluded) to any of the secrets
 	// named, all bindings when secrets is empty, sorted by secret, workflow

@@ -54,6 +54,8 @@ type serveConfig struct {
 	Retention time.Duration
 	// HTTP configures the HTTP host function of every node run.
 	HTTP registry.HTTPOptions
+	// Limits bound what each tenant may use.
+	Limits api.TenantLimits
 }
 
 // Roles of a serve process.
@@ -89,6 +91,8 @@ func newServeCmd(logs *logConfig) *cobra.Command {
 	f.DurationVar(&cfg.Lease, "lease", engine.DefaultLeaseDuration, "how long a worker's claim on a node run lasts unless extended; a crashed worker's runs start again after it")
 	f.DurationVar(&cfg.ReconcileInterval, "reconcile-interval", engine.DefaultReconcileInterval, "pause between reconciler passes (role scheduler)")
 	f.DurationVar(&cfg.Retention, "execution-retention", 0, "prune finished executions older than this (e.g. 720h); 0 keeps them")
+	f.IntVar(&cfg.Limits.RequestsPerMinute, "tenant-requests-per-minute", 6000, "API requests a tenant may make a minute, per API process (0: no limit)")
+	f.IntVar(&cfg.Limits.MaxSecrets, "tenant-max-secrets", 1000, "secrets a tenant may store (0: no limit)")
 	f.BoolVar(&cfg.HTTP.AllowPrivate, "http-allow-private", false, "let nodes' HTTP requests reach loopback and private addresses (labs and tests only; metadata addresses stay closed)")
 	f.Var(addrPortsValue{&cfg.HTTP.AllowAddrs}, "http-allow-addr", "an internal address:port nodes' HTTP requests may reach (repeatable), without opening every private address")
 	f.DurationVar(&cfg.HTTP.Timeout, "http-timeout", hostfuncs.DefaultHTTPTimeout, "time limit of one HTTP request of a node, redirects included")
@@ -210,7 +214,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan
 
 	if cfg.has(roleAPI) {
 		err = serveAPI(ctx, cfg, api.Config{
-			Store: st, Registry: reg, Engine: eng, Logger: logger, Version: version, Vault: kr,
+			Store: st, Registry: reg, Engine: eng, Logger: logger, Version: version, Vault: kr, Limits: cfg.Limits,
 			Metrics:   promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}),
 			Readiness: []api.ReadinessCheck{{Name: "queue", CheckFunc: q.Ping}},
 		}, logger, ready)

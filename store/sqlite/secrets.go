@@ -70,6 +70,13 @@ func (s *Store) SecretDelete(ctx context.Context, tenantID, name string) error {
 	return execOne(ctx, s.write, `DELETE FROM secrets WHERE tenant_id = $1 AND name = $2`, tenantID, name)
 }
 
+// SecretCount counts the tenant's secrets.
+func (s *Store) SecretCount(ctx context.Context, tenantID string) (int, error) {
+	var n int
+	err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM secrets WHERE tenant_id = $1`, tenantID).Scan(&n)
+	return n, translate(err)
+}
+
 // bindingSelect reads the secret bindings of live workflows, with the
 // workflow's current name.
 const bindingSelect = `

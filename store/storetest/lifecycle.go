@@ -124,6 +124,10 @@ func calls(s store.Store, tenant string, w *store.Workflow) map[string]func(ctx 
 			return err
 		},
 		"SecretDelete": func(ctx context.Context) error { return s.SecretDelete(ctx, tenant, "s") },
+		"SecretCount": func(ctx context.Context) error {
+			_, err := s.SecretCount(ctx, tenant)
+			return err
+		},
 		"SecretBindingList": func(ctx context.Context) error {
 			_, err := s.SecretBindingList(ctx, tenant, []string{"hash_key", "s"})
 			return err

@@ -71,6 +71,26 @@ func secretCases() []testCase {
 			_, err = s.SecretUpdate(t.Context(), tenant, newSecret("missing"))
 			require.ErrorIs(t, err, store.ErrNotFound)
 		}},
+		{"SecretCount", func(t *testing.T, s store.Store) {
+			tenant, other := newTenant(t, s), newTenant(t, s)
+			count := func(tenant string) int {
+				n, err := s.SecretCount(t.Context(), tenant)
+				require.NoError(t, err)
+				return n
+			}
+			require.Zero(t, count(tenant))
+			for _, name := range []string{"a", "b", "c"} {
+				_, err := s.SecretInsert(t.Context(), tenant, newSecret(name))
+				require.NoError(t, err)
+			}
+			_, err := s.SecretInsert(t.Context(), other, newSecret("a"))
+			require.NoError(t, err)
+			require.Equal(t, 3, count(tenant))
+			require.Equal(t, 1, count(other))
+			require.NoError(t, s.SecretDelete(t.Context(), tenant, "b"))
+			require.Equal(t, 2, count(tenant))
+			require.Zero(t, count("tn_missing"))
+		}},
 		{"SecretDelete", func(t *testing.T, s store.Store) {
 			tenant := newTenant(t, s)
 			_, err := s.SecretInsert(t.Context(), tenant, newSecret("x"))
