@@ -212,6 +212,7 @@ func (s *Server) registerRoutes() {
 	s.registerWorkflows()
 	s.registerNodes()
 	s.registerSecrets()
+	s.registerAudit()
 	if s.engine != nil {
 		s.registerExecutions()
 	}

@@ -541,12 +541,17 @@ type AuditEntry struct {
 	CreatedAt time.Time
 }
 
-// AuditFilter narrows AuditList.
+// AuditFilter narrows AuditList; every field set must match.
 type AuditFilter struct {
 	Actor  string
 	Action string
+	// ActionPrefix keeps entries whose action starts with it ("secret.").
+	ActionPrefix string
+	Resource     string
 	// Since keeps entries created at or after it.
 	Since *time.Time
+	// Until keeps entries created before it.
+	Until *time.Time
 }
 
 // Audit stores the audit log, which is append-only.

@@ -25,7 +25,8 @@ func (s *Store) AuditInsert(ctx context.Context, tenantID string, e *store.Audit
 }
 
 // AuditList lists entries newest first (by time, then id), optionally only
-// one actor's, one action's, or those since a time.
+// those of one actor, action (or action prefix) or resource, or of a time
+// range.
 func (s *Store) AuditList(ctx context.Context, tenantID string, f store.AuditFilter, page store.Page) ([]*store.AuditEntry, string, error) {
 	at, id, ok, err := keyset.DecodeTimeID(page.Cursor, keyset.Audit)
 	if err != nil {
@@ -39,8 +40,20 @@ func (s *Store) AuditList(ctx context.Context, tenantID string, f store.AuditFil
 	if f.Action != "" {
 		q.Where("action = ?", f.Action)
 	}
+	if f.ActionPrefix != "" {
+		q.Where("action >= ?", f.ActionPrefix)
+		if end, ok := record.PrefixEnd(f.ActionPrefix); ok {
+			q.Where("action < ?", end)
+		}
+	}
+	if f.Resource != "" {
+		q.Where("resource = ?", f.Resource)
+	}
 	if f.Since != nil {
 		q.Where("created_at >= ?", record.Norm(*f.Since))
+	}
+	if f.Until != nil {
+		q.Where("created_at < ?", record.Norm(*f.Until))
 	}
 	if ok {
 		q.Where("(created_at, id) < (?, ?)", at, id)

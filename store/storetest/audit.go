@@ -51,9 +51,10 @@ func auditCases() []testCase {
 			base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 			var all []*store.AuditEntry
 			actors := []string{"api_key:a", "user:b", "system"}
-			actions := []string{"workflow.create", "secret.read"}
+			actions := []string{"workflow.create", "secret.read", "secret.update", "secrets.x"}
+			resources := []string{"r1", "r2"}
 			for i := range 24 {
-				e := &store.AuditEntry{Actor: actors[i%3], Action: actions[i%2], Resource: "r",
+				e := &store.AuditEntry{Actor: actors[i%3], Action: actions[i%4], Resource: resources[i%2],
 					// Pairs of entries share a time: the id breaks the tie.
 					CreatedAt: base.Add(time.Duration(i/2) * time.Second)}
 				require.NoError(t, s.AuditInsert(t.Context(), tenant, e))
@@ -79,7 +80,7 @@ func auditCases() []testCase {
 				}
 				return out
 			}
-			since := base.Add(7 * time.Second)
+			since, until := base.Add(7*time.Second), base.Add(10*time.Second)
 			for _, c := range []struct {
 				f    store.AuditFilter
 				keep func(*store.AuditEntry) bool
@@ -92,6 +93,19 @@ func auditCases() []testCase {
 					return e.Actor == "user:b" && e.Action == "workflow.create" && !e.CreatedAt.Before(since)
 				}},
 				{store.AuditFilter{Actor: "nobody"}, func(*store.AuditEntry) bool { return false }},
+				{store.AuditFilter{ActionPrefix: "secret."}, func(e *store.AuditEntry) bool { return strings.HasPrefix(e.Action, "secret.") }},
+				{store.AuditFilter{ActionPrefix: "secret"}, func(e *store.AuditEntry) bool { return strings.HasPrefix(e.Action, "secret") }},
+				{store.AuditFilter{Resource: "r2"}, func(e *store.AuditEntry) bool { return e.Resource == "r2" }},
+				{store.AuditFilter{Until: &until}, func(e *store.AuditEntry) bool { return e.CreatedAt.Before(until) }},
+				{store.AuditFilter{Since: &since, Until: &until}, func(e *store.AuditEntry) bool {
+					return !e.CreatedAt.Before(since) && e.CreatedAt.Before(until)
+				}},
+				{store.AuditFilter{Actor: "api_key:a", ActionPrefix: "secret.", Resource: "r1", Until: &until}, func(e *store.AuditEntry) bool {
+					return e.Actor == "api_key:a" && strings.HasPrefix(e.Action, "secret.") && e.Resource == "r1" && e.CreatedAt.Before(until)
+				}},
+				{store.AuditFilter{Resource: "r1", ActionPrefix: "secret."}, func(e *store.AuditEntry) bool {
+					return e.Resource == "r1" && strings.HasPrefix(e.Action, "secret.")
+				}},
 			} {
 				want := filter(c.keep)
 				got := collect(t, func(p store.Page) ([]*store.AuditEntry, string, error) {

@@ -300,7 +300,11 @@ func (r *Reads) ReadAll(t *testing.T) {
 			return next, err
 		})
 	}
-	for _, f := range []store.AuditFilter{{}, {Actor: "system"}, {Action: "x"}, {Actor: "system", Since: &since}, {Since: &since}} {
+	for _, f := range []store.AuditFilter{
+		{}, {Actor: "system"}, {Action: "x"}, {Actor: "system", Since: &since}, {Since: &since},
+		{ActionPrefix: "x"}, {Resource: "r"}, {Resource: "r", Until: &since}, {Since: &since, Until: &since},
+		{Actor: "system", ActionPrefix: "x"}, {Resource: "r", ActionPrefix: "x"},
+	} {
 		reads = append(reads, func(p store.Page) (string, error) {
 			_, next, err := s.AuditList(ctx, tenant, f, p)
 			return next, err

@@ -321,3 +321,18 @@ func FillAuditEntry(tenantID string, e *store.AuditEntry) error {
 	e.CreatedAt = Norm(e.CreatedAt)
 	return nil
 }
+
+// PrefixEnd returns the least string greater than every string that starts
+// with prefix (in byte order, which both backends' text columns use), so
+// that "x >= prefix AND x < end" finds them through an index; ok is false
+// when there is none (an empty prefix, or one of 0xff bytes only).
+func PrefixEnd(prefix string) (end string, ok bool) {
+	b := []byte(prefix)
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] < 0xff {
+			b[i]++
+			return string(b[:i+1]), true
+		}
+	}
+	return "", false
+}

@@ -323,3 +323,16 @@ func TestFillAuditEntry(t *testing.T) {
 	require.Empty(t, e.TenantID, "a refused entry is left alone")
 	require.EqualError(t, record.FillAuditEntry("tn_1", nil), "store: AuditInsert needs an entry")
 }
+
+func TestPrefixEnd(t *testing.T) {
+	t.Parallel()
+	for prefix, want := range map[string]string{"secret.": "secret/", "a": "b", "a\xff": "b", "ab\xff\xff": "ac"} {
+		end, ok := record.PrefixEnd(prefix)
+		require.True(t, ok, prefix)
+		require.Equal(t, want, end, prefix)
+	}
+	for _, prefix := range []string{"", "\xff", "\xff\xff"} {
+		_, ok := record.PrefixEnd(prefix)
+		require.False(t, ok, prefix)
+	}
+}
