@@ -206,6 +206,7 @@ func (s *Server) registerRoutes() {
 	s.registerWorkflows()
 	s.registerNodes()
 	s.registerSecrets()
+	s.registerAPIKeys()
 	if s.engine != nil {
 		s.registerExecutions()
 	}

@@ -130,6 +130,9 @@ type APIKeys interface {
 	// tenant: it is how a request learns its tenant. Revoked and expired keys
 	// are returned too; the caller decides.
 	APIKeyGetByHash(ctx context.Context, hash []byte) (*APIKey, error)
+	// APIKeyGet reads one of the tenant's keys by id; ErrNotFound when it is
+	// not the tenant's.
+	APIKeyGet(ctx context.Context, tenantID, id string) (*APIKey, error)
 	APIKeyList(ctx context.Context, tenantID string, page Page) ([]*APIKey, string, error)
 	// APIKeyRevoke marks a key revoked; ErrNotFound when it is not the tenant's.
 	APIKeyRevoke(ctx context.Context, tenantID, id string) error

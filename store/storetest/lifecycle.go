@@ -27,6 +27,7 @@ func calls(s store.Store, tenant string, w *store.Workflow) map[string]func(ctx 
 			return err
 		},
 		"APIKeyGetByHash": func(ctx context.Context) error { _, err := s.APIKeyGetByHash(ctx, []byte("h")); return err },
+		"APIKeyGet":       func(ctx context.Context) error { _, err := s.APIKeyGet(ctx, tenant, "ak_x"); return err },
 		"APIKeyList": func(ctx context.Context) error {
 			_, _, err := s.APIKeyList(ctx, tenant, store.Page{})
 			return err

@@ -246,6 +246,10 @@ func (r *Reads) ReadAll(t *testing.T) {
 			_, err := s.APIKeyGetByHash(ctx, []byte("h"))
 			return one(ignore(err))
 		},
+		func(store.Page) (string, error) {
+			_, err := s.APIKeyGet(ctx, tenant, "ak_x")
+			return one(ignore(err))
+		},
 		func(p store.Page) (string, error) { _, next, err := s.APIKeyList(ctx, tenant, p); return next, err },
 		func(store.Page) (string, error) { _, err := s.WorkflowGet(ctx, tenant, w); return one(err) },
 		func(p store.Page) (string, error) { _, next, err := s.WorkflowList(ctx, tenant, p); return next, err },
