@@ -207,6 +207,7 @@ func (s *Server) registerRoutes() {
 	s.registerNodes()
 	s.registerSecrets()
 	s.registerAPIKeys()
+	s.registerMembers()
 	if s.engine != nil {
 		s.registerExecutions()
 	}
