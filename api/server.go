@@ -17,6 +17,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 
+	"github.com/wasmflow/wasmflow/auth"
 	"github.com/wasmflow/wasmflow/auth/vault"
 	"github.com/wasmflow/wasmflow/engine"
 	"github.com/wasmflow/wasmflow/registry"
@@ -71,6 +72,10 @@ type Config struct {
 	// Vault encrypts secrets. The /api/v1/secrets routes exist only when
 	// it is set.
 	Vault *vault.Keyring
+	// JWTKeys sign and verify the access tokens of user sessions. The
+	// /api/v1/auth routes exist, and the API accepts a JWT besides an API
+	// key, only when it is set.
+	JWTKeys *auth.JWTKeys
 }
 
 // Server is the HTTP API. Create it with New, serve with Listen, stop with
@@ -84,6 +89,7 @@ type Server struct {
 	registry  *registry.Registry
 	engine    *engine.Engine
 	vault     *vault.Keyring
+	jwtKeys   *auth.JWTKeys
 
 	app   *fiber.App
 	api   huma.API
@@ -119,6 +125,7 @@ func newServer(cfg Config, extra func(*Server)) (*Server, error) {
 		registry:  cfg.Registry,
 		engine:    cfg.Engine,
 		vault:     cfg.Vault,
+		jwtKeys:   cfg.JWTKeys,
 	}
 	s.readiness = append([]ReadinessCheck{{Name: "store", CheckFunc: cfg.Store.Ping}}, cfg.Readiness...)
 	for _, c := range s.readiness {
@@ -208,6 +215,7 @@ func (s *Server) registerRoutes() {
 	s.registerSecrets()
 	s.registerAPIKeys()
 	s.registerMembers()
+	s.registerSessions()
 	if s.engine != nil {
 		s.registerExecutions()
 	}

@@ -38,6 +38,7 @@ type Store interface {
 	Tenants
 	APIKeys
 	Users
+	RefreshTokens
 	Workflows
 	Modules
 	Executions
@@ -189,6 +190,31 @@ type Users interface {
 	// MembershipDelete removes the user from the tenant; ErrLastOwner when
 	// the user is its last owner.
 	MembershipDelete(ctx context.Context, tenantID, userID string) error
+}
+
+// RefreshToken is a stored refresh token of a login session. The token
+// itself is never stored: Hash is its SHA-256 (it is 256-bit random).
+type RefreshToken struct {
+	ID        string
+	TenantID  string
+	UserID    string
+	Hash      []byte
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	// UsedAt is when the token was refreshed or logged out; it is then spent.
+	UsedAt *time.Time
+}
+
+// RefreshTokens stores refresh tokens.
+type RefreshTokens interface {
+	// RefreshTokenInsert stores a token; ErrNotFound when the tenant or the
+	// user does not exist.
+	RefreshTokenInsert(ctx context.Context, tenantID, userID string, hash []byte, expiresAt time.Time) (*RefreshToken, error)
+	// RefreshTokenUse spends the token with hash, in any tenant, and returns
+	// it as it was before: ErrNotFound when no token has the hash, and the
+	// token with UsedAt set when it was spent already (a replay: nothing
+	// changes). Of concurrent uses exactly one finds it unspent.
+	RefreshTokenUse(ctx context.Context, hash []byte) (*RefreshToken, error)
 }
 
 // Workflow is the current version of a stored workflow.

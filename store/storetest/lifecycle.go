@@ -57,6 +57,11 @@ func calls(s store.Store, tenant string, w *store.Workflow) map[string]func(ctx 
 			return err
 		},
 		"MembershipDelete": func(ctx context.Context) error { return s.MembershipDelete(ctx, tenant, "us_x") },
+		"RefreshTokenInsert": func(ctx context.Context) error {
+			_, err := s.RefreshTokenInsert(ctx, tenant, "us_x", []byte("h"), time.Now())
+			return err
+		},
+		"RefreshTokenUse": func(ctx context.Context) error { _, err := s.RefreshTokenUse(ctx, []byte("h")); return err },
 		"WorkflowInsert": func(ctx context.Context) error {
 			_, err := s.WorkflowInsert(ctx, tenant, sampleWorkflow("x"))
 			return err
