@@ -216,6 +216,7 @@ func (s *Server) registerRoutes() {
 	s.registerAPIKeys()
 	s.registerMembers()
 	s.registerSessions()
+	s.registerTenants()
 	if s.engine != nil {
 		s.registerExecutions()
 	}
