@@ -120,7 +120,7 @@ func (s *Server) login(ctx context.Context, in *loginInput) (*sessionOutput, err
 	if choiceErr != nil {
 		return nil, choiceErr
 	}
-	out, err := s.newSession(ctx, m)
+	out, err := s.newSession(ctx, m, "")
 	if err != nil {
 		return nil, err
 	}
@@ -161,7 +161,8 @@ func (s *Server) chooseTenant(ctx context.Context, ms []*store.Membership, tenan
 }
 
 // newSession issues an access token and a stored refresh token for m.
-func (s *Server) newSession(ctx context.Context, m *store.Membership) (*sessionOutput, error) {
+// familyID continues a refreshed session's token family; empty starts one.
+func (s *Server) newSession(ctx context.Context, m *store.Membership, familyID string) (*sessionOutput, error) {
 	now := time.Now()
 	access, err := s.jwtKeys.Issue(m.UserID, m.TenantID, m.Role, now)
 	if err != nil {
@@ -170,7 +171,7 @@ func (s *Server) newSession(ctx context.Context, m *store.Membership) (*sessionO
 	var b [32]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
 	refresh := refreshTokenPrefix + base64.RawURLEncoding.EncodeToString(b[:])
-	rt, err := s.store.RefreshTokenInsert(ctx, m.TenantID, m.UserID, hashRefreshToken(refresh), now.Add(RefreshTokenTTL))
+	rt, err := s.store.RefreshTokenInsert(ctx, m.TenantID, m.UserID, familyID, hashRefreshToken(refresh), now.Add(RefreshTokenTTL))
 	if err != nil {
 		return nil, err
 	}
@@ -196,7 +197,13 @@ func (s *Server) refreshSession(ctx context.Context, in *refreshInput) (*session
 	}
 	actor := &auth.Principal{TenantID: rt.TenantID, Actor: "user:" + rt.UserID}
 	if rt.UsedAt != nil {
-		s.audit(ctx, actor, "auth.refresh_reused", rt.ID, nil)
+		// A spent token again: it was stolen, or the client replays. Either
+		// way the session's current token may be in the wrong hands too.
+		n, err := s.store.RefreshTokenRevokeFamily(ctx, rt.TenantID, rt.FamilyID)
+		if err != nil {
+			return nil, err
+		}
+		s.audit(ctx, actor, "auth.refresh_reused", rt.ID, map[string]any{"revoked": n})
 		return nil, unauthenticated("the refresh token is unknown, spent or expired")
 	}
 	if !time.Now().Before(rt.ExpiresAt) {
@@ -210,7 +217,7 @@ func (s *Server) refreshSession(ctx context.Context, in *refreshInput) (*session
 	if err != nil {
 		return nil, err
 	}
-	out, err := s.newSession(ctx, m)
+	out, err := s.newSession(ctx, m, rt.FamilyID)
 	if err != nil {
 		return nil, err
 	}

@@ -78,16 +78,21 @@ func TestLoginRefreshLogout(t *testing.T) {
 	require.Equal(t, auth.RoleViewer, next.Role)
 	e.do(req{method: http.MethodPost, path: "/api/v1/workflows", key: next.AccessToken, body: sampleWorkflow("as-viewer")}).
 		problem(t, http.StatusForbidden, CodeForbidden)
-	// A refresh token used twice is refused.
+	// A refresh token used twice is refused, and revokes the session's
+	// current refresh token with it.
 	e.do(req{method: http.MethodPost, path: "/api/v1/auth/refresh", body: map[string]any{"refresh_token": s.RefreshToken}}).
+		problem(t, http.StatusUnauthorized, CodeUnauthenticated)
+	e.do(req{method: http.MethodPost, path: "/api/v1/auth/refresh", body: map[string]any{"refresh_token": next.RefreshToken}}).
 		problem(t, http.StatusUnauthorized, CodeUnauthenticated)
 
 	// Logout spends the refresh token; logging out again still answers 204.
-	r = e.do(req{method: http.MethodPost, path: "/api/v1/auth/logout", body: map[string]any{"refresh_token": next.RefreshToken}})
+	r, s = e.login(map[string]any{"email": "ada@example.com", "password": testPassword})
+	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+	r = e.do(req{method: http.MethodPost, path: "/api/v1/auth/logout", body: map[string]any{"refresh_token": s.RefreshToken}})
 	require.Equal(t, http.StatusNoContent, r.status, "body: %s", r.body)
-	r = e.do(req{method: http.MethodPost, path: "/api/v1/auth/logout", body: map[string]any{"refresh_token": next.RefreshToken}})
+	r = e.do(req{method: http.MethodPost, path: "/api/v1/auth/logout", body: map[string]any{"refresh_token": s.RefreshToken}})
 	require.Equal(t, http.StatusNoContent, r.status, "body: %s", r.body)
-	e.do(req{method: http.MethodPost, path: "/api/v1/auth/refresh", body: map[string]any{"refresh_token": next.RefreshToken}}).
+	e.do(req{method: http.MethodPost, path: "/api/v1/auth/refresh", body: map[string]any{"refresh_token": s.RefreshToken}}).
 		problem(t, http.StatusUnauthorized, CodeUnauthenticated)
 	e.do(req{method: http.MethodPost, path: "/api/v1/auth/refresh", body: map[string]any{"refresh_token": "wfr_unknown"}}).
 		problem(t, http.StatusUnauthorized, CodeUnauthenticated)
@@ -98,8 +103,14 @@ func TestLoginRefreshLogout(t *testing.T) {
 	for _, a := range entries {
 		actions = append(actions, a.Action)
 	}
-	require.Equal(t, []string{"auth.refresh_reused", "auth.logout", "auth.refresh_reused", "auth.refresh", "workflow.create", "auth.login"}, actions,
-		"the refresh after logout is a reuse too")
+	require.Equal(t, []string{
+		"auth.refresh_reused", // the refresh after logout
+		"auth.logout", "auth.login",
+		"auth.refresh_reused", // next: spent by the revocation
+		"auth.refresh_reused", // the first replay, which revoked next
+		"auth.refresh", "workflow.create", "auth.login",
+	}, actions)
+	require.JSONEq(t, `{"revoked": 1}`, string(entries[4].Detail))
 }
 
 func TestLoginRefusals(t *testing.T) {

@@ -195,9 +195,12 @@ type Users interface {
 // RefreshToken is a stored refresh token of a login session. The token
 // itself is never stored: Hash is its SHA-256 (it is 256-bit random).
 type RefreshToken struct {
-	ID        string
-	TenantID  string
-	UserID    string
+	ID       string
+	TenantID string
+	UserID   string
+	// FamilyID is the ID of the first token of the login this one descends
+	// from (its own ID for a login's token).
+	FamilyID  string
 	Hash      []byte
 	CreatedAt time.Time
 	ExpiresAt time.Time
@@ -207,14 +210,18 @@ type RefreshToken struct {
 
 // RefreshTokens stores refresh tokens.
 type RefreshTokens interface {
-	// RefreshTokenInsert stores a token; ErrNotFound when the tenant or the
-	// user does not exist.
-	RefreshTokenInsert(ctx context.Context, tenantID, userID string, hash []byte, expiresAt time.Time) (*RefreshToken, error)
+	// RefreshTokenInsert stores a token in familyID (empty: a new family,
+	// the token's own ID); ErrNotFound when the tenant or the user does not
+	// exist.
+	RefreshTokenInsert(ctx context.Context, tenantID, userID, familyID string, hash []byte, expiresAt time.Time) (*RefreshToken, error)
 	// RefreshTokenUse spends the token with hash, in any tenant, and returns
 	// it as it was before: ErrNotFound when no token has the hash, and the
 	// token with UsedAt set when it was spent already (a replay: nothing
 	// changes). Of concurrent uses exactly one finds it unspent.
 	RefreshTokenUse(ctx context.Context, hash []byte) (*RefreshToken, error)
+	// RefreshTokenRevokeFamily spends every unspent token of the family in
+	// the tenant and returns how many it spent.
+	RefreshTokenRevokeFamily(ctx context.Context, tenantID, familyID string) (int, error)
 }
 
 // Workflow is the current version of a stored workflow.

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"time"
@@ -9,14 +10,15 @@ import (
 	"github.com/wasmflow/wasmflow/store/internal/record"
 )
 
-const refreshColumns = `id, tenant_id, user_id, hash, created_at, expires_at, used_at`
+const refreshColumns = `id, tenant_id, user_id, family_id, hash, created_at, expires_at, used_at`
 
 // RefreshTokenInsert stores a refresh token.
-func (s *Store) RefreshTokenInsert(ctx context.Context, tenantID, userID string, hash []byte, expiresAt time.Time) (*store.RefreshToken, error) {
-	r := &store.RefreshToken{ID: store.NewID("rt"), TenantID: tenantID, UserID: userID, Hash: hash,
+func (s *Store) RefreshTokenInsert(ctx context.Context, tenantID, userID, familyID string, hash []byte, expiresAt time.Time) (*store.RefreshToken, error) {
+	id := store.NewID("rt")
+	r := &store.RefreshToken{ID: id, TenantID: tenantID, UserID: userID, FamilyID: cmp.Or(familyID, id), Hash: hash,
 		CreatedAt: record.Now(), ExpiresAt: record.Norm(expiresAt)}
-	_, err := s.write.ExecContext(ctx, `INSERT INTO refresh_tokens (`+refreshColumns+`) VALUES ($1, $2, $3, $4, $5, $6, NULL)`,
-		r.ID, r.TenantID, r.UserID, r.Hash, us(r.CreatedAt), us(r.ExpiresAt))
+	_, err := s.write.ExecContext(ctx, `INSERT INTO refresh_tokens (`+refreshColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)`,
+		r.ID, r.TenantID, r.UserID, r.FamilyID, r.Hash, us(r.CreatedAt), us(r.ExpiresAt))
 	if err != nil {
 		return nil, translate(err)
 	}
@@ -37,9 +39,20 @@ func (s *Store) RefreshTokenUse(ctx context.Context, hash []byte) (*store.Refres
 	return getOne(ctx, s.write, scanRefreshToken, `SELECT `+refreshColumns+` FROM refresh_tokens WHERE hash = $1`, hash)
 }
 
+// RefreshTokenRevokeFamily spends every unspent token of the family.
+func (s *Store) RefreshTokenRevokeFamily(ctx context.Context, tenantID, familyID string) (int, error) {
+	res, err := s.write.ExecContext(ctx, `UPDATE refresh_tokens SET used_at = $3 WHERE family_id = $2 AND tenant_id = $1 AND used_at IS NULL`,
+		tenantID, familyID, us(record.Now()))
+	if err != nil {
+		return 0, translate(err)
+	}
+	n, _ := res.RowsAffected() // never fails with this driver
+	return int(n), nil
+}
+
 func scanRefreshToken(r row) (*store.RefreshToken, error) {
 	var t store.RefreshToken
-	err := r.Scan(&t.ID, &t.TenantID, &t.UserID, &t.Hash, micros{&t.CreatedAt}, micros{&t.ExpiresAt}, optMicros{&t.UsedAt})
+	err := r.Scan(&t.ID, &t.TenantID, &t.UserID, &t.FamilyID, &t.Hash, micros{&t.CreatedAt}, micros{&t.ExpiresAt}, optMicros{&t.UsedAt})
 	if err != nil {
 		return nil, err
 	}

@@ -58,7 +58,11 @@ func calls(s store.Store, tenant string, w *store.Workflow) map[string]func(ctx 
 		},
 		"MembershipDelete": func(ctx context.Context) error { return s.MembershipDelete(ctx, tenant, "us_x") },
 		"RefreshTokenInsert": func(ctx context.Context) error {
-			_, err := s.RefreshTokenInsert(ctx, tenant, "us_x", []byte("h"), time.Now())
+			_, err := s.RefreshTokenInsert(ctx, tenant, "us_x", "", []byte("h"), time.Now())
+			return err
+		},
+		"RefreshTokenRevokeFamily": func(ctx context.Context) error {
+			_, err := s.RefreshTokenRevokeFamily(ctx, tenant, "rt_x")
 			return err
 		},
 		"RefreshTokenUse": func(ctx context.Context) error { _, err := s.RefreshTokenUse(ctx, []byte("h")); return err },
