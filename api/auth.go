@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -23,13 +24,19 @@ func (s *Server) authorize(ctx huma.Context, next func(huma.Context)) {
 	}
 	token, ok := bearerToken(ctx.Header("Authorization"))
 	if !ok {
-		s.writeProblem(ctx, unauthenticated("send an API key: Authorization: Bearer wf_…"))
+		s.writeProblem(ctx, unauthenticated("send an API key or an access token: Authorization: Bearer wf_…"))
 		return
 	}
-	p, err := auth.Authenticate(ctx.Context(), s.store, token)
+	var p *auth.Principal
+	var err error
+	if s.jwtKeys != nil && auth.LooksLikeJWT(token) {
+		p, err = s.jwtPrincipal(token)
+	} else {
+		p, err = auth.Authenticate(ctx.Context(), s.store, token)
+	}
 	switch {
 	case errors.Is(err, auth.ErrUnauthenticated):
-		s.writeProblem(ctx, unauthenticated("the API key is unknown, revoked or expired"))
+		s.writeProblem(ctx, unauthenticated("the API key or access token is unknown, revoked or expired"))
 		return
 	case err != nil:
 		s.writeProblem(ctx, err) // the store failed: a 500, not a refusal
@@ -44,6 +51,16 @@ func (s *Server) authorize(ctx huma.Context, next func(huma.Context)) {
 		return
 	}
 	next(huma.WithContext(ctx, auth.NewContext(ctx.Context(), p)))
+}
+
+// jwtPrincipal turns a verified access token into its principal: the user
+// acting in the token's tenant with the token's role.
+func (s *Server) jwtPrincipal(token string) (*auth.Principal, error) {
+	c, err := s.jwtKeys.Verify(token, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	return &auth.Principal{TenantID: c.Tenant, UserID: c.Subject, Role: c.Role, Actor: "user:" + c.Subject}, nil
 }
 
 // bearerToken takes the token out of an Authorization header value.

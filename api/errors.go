@@ -64,6 +64,8 @@ const (
 	// CodeExecutionState: the execution is not in a state that allows this
 	// (cancelling a finished one, retrying one that did not fail).
 	CodeExecutionState = "execution_state"
+	// CodeLastOwner: the change would leave the tenant without an owner member.
+	CodeLastOwner = "last_owner"
 )
 
 // codeTitles gives each code its fixed title and status.
@@ -103,6 +105,7 @@ var codeTitles = map[string]struct {
 	CodeNodeFailed:        {http.StatusUnprocessableEntity, "node run failed"},
 	CodeNoTrigger:         {http.StatusUnprocessableEntity, "workflow has no such trigger"},
 	CodeExecutionState:    {http.StatusConflict, "execution is not in a state that allows this"},
+	CodeLastOwner:         {http.StatusConflict, "the tenant's last owner must stay"},
 }
 
 // Problem is the body of every error response (RFC 9457) plus a stable

@@ -105,6 +105,35 @@ var routeCases = map[string]routeCase{
 		return req{method: http.MethodDelete, path: "/api/v1/secrets/" + f.newSecret()}
 	}},
 
+	"createAPIKey": {role: auth.RoleAdmin, request: func(f *routeFixture) req {
+		return req{method: http.MethodPost, path: "/api/v1/api-keys", body: map[string]any{"name": f.name("k"), "role": "viewer"}}
+	}},
+	"listAPIKeys": {role: auth.RoleAdmin, request: func(*routeFixture) req {
+		return req{method: http.MethodGet, path: "/api/v1/api-keys"}
+	}},
+	"revokeAPIKey": {role: auth.RoleAdmin, request: func(f *routeFixture) req {
+		return req{method: http.MethodDelete, path: "/api/v1/api-keys/" + f.newAPIKey()}
+	}},
+	"listMembers": {role: auth.RoleAdmin, request: func(*routeFixture) req {
+		return req{method: http.MethodGet, path: "/api/v1/members"}
+	}},
+	"addMember": {role: auth.RoleAdmin, request: func(f *routeFixture) req {
+		return req{method: http.MethodPost, path: "/api/v1/members",
+			body: map[string]any{"email": f.name("u") + "@example.com", "role": "viewer", "password": "correct horse battery"}}
+	}},
+	"updateMember": {role: auth.RoleAdmin, request: func(f *routeFixture) req {
+		return req{method: http.MethodPatch, path: "/api/v1/members/" + f.newMember(), body: map[string]any{"role": "runner"}}
+	}},
+	"removeMember": {role: auth.RoleAdmin, request: func(f *routeFixture) req {
+		return req{method: http.MethodDelete, path: "/api/v1/members/" + f.newMember()}
+	}},
+	"createTenant": {role: auth.RoleOwner, platform: true, request: func(f *routeFixture) req {
+		return req{method: http.MethodPost, path: "/api/v1/tenants", body: map[string]any{"name": f.name("t")}}
+	}},
+	"createTenantAPIKey": {role: auth.RoleOwner, platform: true, request: func(f *routeFixture) req {
+		return req{method: http.MethodPost, path: "/api/v1/tenants/" + f.tenantID + "/api-keys", body: map[string]any{"name": f.name("k"), "role": "viewer"}}
+	}},
+
 	"listAudit": {role: auth.RoleAdmin, request: func(*routeFixture) req {
 		return req{method: http.MethodGet, path: "/api/v1/audit"}
 	}},
@@ -147,6 +176,25 @@ func secretValue(name string) string { return "plaintext-of-" + name }
 
 func triggerOnly(name string) map[string]any {
 	return map[string]any{"name": name, "nodes": []any{map[string]any{"name": "start", "type": "trigger.manual"}}}
+}
+
+// newAPIKey creates a viewer key and returns its id.
+func (f *routeFixture) newAPIKey() string {
+	r := f.e.do(req{method: http.MethodPost, path: "/api/v1/api-keys", key: f.owner, body: map[string]any{"name": f.name("k"), "role": "viewer"}})
+	require.Equal(f.e.t, http.StatusCreated, r.status, "body: %s", r.body)
+	var k apiKeyResponse
+	r.decode(f.e.t, &k)
+	return k.ID
+}
+
+// newMember adds a viewer member and returns its user id.
+func (f *routeFixture) newMember() string {
+	r := f.e.do(req{method: http.MethodPost, path: "/api/v1/members", key: f.owner,
+		body: map[string]any{"email": f.name("m") + "@example.com", "role": "viewer", "password": "correct horse battery"}})
+	require.Equal(f.e.t, http.StatusCreated, r.status, "body: %s", r.body)
+	var m memberResponse
+	r.decode(f.e.t, &m)
+	return m.UserID
 }
 
 // newWorkflow creates a trigger-only workflow and returns its id.

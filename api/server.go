@@ -17,6 +17,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 
+	"github.com/wasmflow/wasmflow/auth"
 	"github.com/wasmflow/wasmflow/auth/vault"
 	"github.com/wasmflow/wasmflow/engine"
 	"github.com/wasmflow/wasmflow/registry"
@@ -73,6 +74,10 @@ type Config struct {
 	Vault *vault.Keyring
 	// Limits bound what each tenant may use.
 	Limits TenantLimits
+	// JWTKeys sign and verify the access tokens of user sessions. The
+	// /api/v1/auth routes exist, and the API accepts a JWT besides an API
+	// key, only when it is set.
+	JWTKeys *auth.JWTKeys
 }
 
 // Server is the HTTP API. Create it with New, serve with Listen, stop with
@@ -88,6 +93,7 @@ type Server struct {
 	vault     *vault.Keyring
 	limits    TenantLimits
 	rates     *tenantRates // nil: no request limit
+	jwtKeys   *auth.JWTKeys
 
 	app   *fiber.App
 	api   huma.API
@@ -125,6 +131,7 @@ func newServer(cfg Config, extra func(*Server)) (*Server, error) {
 		vault:     cfg.Vault,
 		limits:    cfg.Limits,
 		rates:     newTenantRates(cfg.Limits.RequestsPerMinute),
+		jwtKeys:   cfg.JWTKeys,
 	}
 	s.readiness = append([]ReadinessCheck{{Name: "store", CheckFunc: cfg.Store.Ping}}, cfg.Readiness...)
 	for _, c := range s.readiness {
@@ -213,6 +220,10 @@ func (s *Server) registerRoutes() {
 	s.registerNodes()
 	s.registerSecrets()
 	s.registerAudit()
+	s.registerAPIKeys()
+	s.registerMembers()
+	s.registerSessions()
+	s.registerTenants()
 	if s.engine != nil {
 		s.registerExecutions()
 	}

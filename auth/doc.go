@@ -10,6 +10,11 @@
 // [RoleAtLeast] compares them; the API declares the least role each operation
 // needs.
 //
+// Users sign in with a password, stored as an argon2id hash in PHC form
+// ([HashPassword], [VerifyPassword]), and act through short-lived access
+// tokens: JWTs signed with Ed25519 by a rotatable keyring ([JWTKeys]) and
+// verified with the algorithm pinned to EdDSA ([JWTKeys.Verify]).
+//
 // [Bootstrap] gives a fresh installation its first tenant and an owner key
 // that is also the platform admin's.
 package auth

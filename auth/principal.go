@@ -6,13 +6,15 @@ import "context"
 type Principal struct {
 	// TenantID is the tenant every request of this caller acts in.
 	TenantID string
-	// KeyID is the id of the API key used.
+	// KeyID is the id of the API key used; empty for a user's access token.
 	KeyID string
+	// UserID is the user of an access token; empty for an API key.
+	UserID string
 	// Role is the caller's role in the tenant (RoleOwner … RoleViewer).
 	Role string
 	// PlatformAdmin callers may manage tenants.
 	PlatformAdmin bool
-	// Actor names the caller in the audit log: "api_key:<id>".
+	// Actor names the caller in the audit log: "api_key:<id>" or "user:<id>".
 	Actor string
 }
 

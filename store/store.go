@@ -27,6 +27,9 @@ var (
 	// ErrInvalidCursor is returned (wrapped) by list methods when Page.Cursor
 	// is not a cursor that the same list returned: the caller sent garbage.
 	ErrInvalidCursor = errors.New("store: invalid cursor")
+	// ErrLastOwner is returned when a change would leave a tenant that has
+	// owner members without any: its last owner cannot be removed or demoted.
+	ErrLastOwner = errors.New("store: the tenant's last owner")
 )
 
 // Store is everything a backend provides. It is split by noun so that each
@@ -34,6 +37,8 @@ var (
 type Store interface {
 	Tenants
 	APIKeys
+	Users
+	RefreshTokens
 	Workflows
 	Modules
 	Executions
@@ -130,9 +135,93 @@ type APIKeys interface {
 	// tenant: it is how a request learns its tenant. Revoked and expired keys
 	// are returned too; the caller decides.
 	APIKeyGetByHash(ctx context.Context, hash []byte) (*APIKey, error)
+	// APIKeyGet reads one of the tenant's keys by id; ErrNotFound when it is
+	// not the tenant's.
+	APIKeyGet(ctx context.Context, tenantID, id string) (*APIKey, error)
 	APIKeyList(ctx context.Context, tenantID string, page Page) ([]*APIKey, string, error)
 	// APIKeyRevoke marks a key revoked; ErrNotFound when it is not the tenant's.
 	APIKeyRevoke(ctx context.Context, tenantID, id string) error
+}
+
+// User is a person who signs in with an email and a password. Users are
+// global; Membership gives one a role in a tenant.
+type User struct {
+	ID    string
+	Email string
+	// PasswordHash is the password's argon2id hash in PHC form, never the password.
+	PasswordHash string
+	CreatedAt    time.Time
+}
+
+// Membership is a user's role in one tenant.
+type Membership struct {
+	TenantID string
+	UserID   string
+	// Email is the user's, read with the membership.
+	Email     string
+	Role      string
+	CreatedAt time.Time
+}
+
+// Users stores users and their memberships. Membership methods that change
+// roles treat the role "owner" specially: a tenant's last owner member
+// cannot be demoted or removed (ErrLastOwner).
+type Users interface {
+	// UserInsert creates a user; ErrConflict when the email is taken.
+	UserInsert(ctx context.Context, email, passwordHash string) (*User, error)
+	// UserGet reads a user by id.
+	UserGet(ctx context.Context, id string) (*User, error)
+	// UserGetByEmail reads a user by the exact email.
+	UserGetByEmail(ctx context.Context, email string) (*User, error)
+	// MembershipInsert adds the user to the tenant with role; ErrConflict
+	// when the user is a member already, ErrNotFound when the tenant or the
+	// user does not exist.
+	MembershipInsert(ctx context.Context, tenantID, userID, role string) (*Membership, error)
+	// MembershipGet reads the user's membership in the tenant.
+	MembershipGet(ctx context.Context, tenantID, userID string) (*Membership, error)
+	// MembershipList lists the tenant's members by user id.
+	MembershipList(ctx context.Context, tenantID string, page Page) ([]*Membership, string, error)
+	// MembershipListByUser lists every membership of the user, by tenant id
+	// (at most a few per user: no paging).
+	MembershipListByUser(ctx context.Context, userID string) ([]*Membership, error)
+	// MembershipUpdate changes the user's role in the tenant; ErrLastOwner
+	// when it would demote the last owner.
+	MembershipUpdate(ctx context.Context, tenantID, userID, role string) (*Membership, error)
+	// MembershipDelete removes the user from the tenant; ErrLastOwner when
+	// the user is its last owner.
+	MembershipDelete(ctx context.Context, tenantID, userID string) error
+}
+
+// RefreshToken is a stored refresh token of a login session. The token
+// itself is never stored: Hash is its SHA-256 (it is 256-bit random).
+type RefreshToken struct {
+	ID       string
+	TenantID string
+	UserID   string
+	// FamilyID is the ID of the first token of the login this one descends
+	// from (its own ID for a login's token).
+	FamilyID  string
+	Hash      []byte
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	// UsedAt is when the token was refreshed or logged out; it is then spent.
+	UsedAt *time.Time
+}
+
+// RefreshTokens stores refresh tokens.
+type RefreshTokens interface {
+	// RefreshTokenInsert stores a token in familyID (empty: a new family,
+	// the token's own ID); ErrNotFound when the tenant or the user does not
+	// exist.
+	RefreshTokenInsert(ctx context.Context, tenantID, userID, familyID string, hash []byte, expiresAt time.Time) (*RefreshToken, error)
+	// RefreshTokenUse spends the token with hash, in any tenant, and returns
+	// it as it was before: ErrNotFound when no token has the hash, and the
+	// token with UsedAt set when it was spent already (a replay: nothing
+	// changes). Of concurrent uses exactly one finds it unspent.
+	RefreshTokenUse(ctx context.Context, hash []byte) (*RefreshToken, error)
+	// RefreshTokenRevokeFamily spends every unspent token of the family in
+	// the tenant and returns how many it spent.
+	RefreshTokenRevokeFamily(ctx context.Context, tenantID, familyID string) (int, error)
 }
 
 // Workflow is the current version of a stored workflow.

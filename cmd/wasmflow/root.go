@@ -32,7 +32,8 @@ func newRootCmd() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&logs.level, "log-level", "info", "log level: debug, info, warn or error")
 	root.PersistentFlags().StringVar(&logs.format, "log-format", "auto", "log format: text, json, or auto (text on a terminal, JSON otherwise)")
-	root.AddCommand(newServeCmd(&logs), newMigrateCmd(&logs), newSecretsCmd(&logs))
+	root.AddCommand(newServeCmd(&logs), newMigrateCmd(&logs), newSecretsCmd(&logs),
+		newTenantCmd(&logs), newUserCmd(&logs), newAPIKeyCmd(&logs))
 	return root
 }
 

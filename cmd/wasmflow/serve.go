@@ -149,6 +149,12 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan
 	if err != nil {
 		return err
 	}
+	var jwtKeys *auth.JWTKeys
+	if cfg.has(roleAPI) {
+		if jwtKeys, err = loadJWTKeys(cfg.store, logger); err != nil {
+			return err
+		}
+	}
 
 	rt, err := runtime.New(ctx, runtime.Config{CacheDir: filepath.Join(cfg.store.DataDir, "compile-cache"), Logger: logger})
 	if err != nil {
@@ -214,7 +220,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan
 
 	if cfg.has(roleAPI) {
 		err = serveAPI(ctx, cfg, api.Config{
-			Store: st, Registry: reg, Engine: eng, Logger: logger, Version: version, Vault: kr, Limits: cfg.Limits,
+			Store: st, Registry: reg, Engine: eng, Logger: logger, Version: version, Vault: kr, Limits: cfg.Limits, JWTKeys: jwtKeys,
 			Metrics:   promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}),
 			Readiness: []api.ReadinessCheck{{Name: "queue", CheckFunc: q.Ping}},
 		}, logger, ready)
@@ -281,6 +287,21 @@ func existingKeys(cfg storeConfig) (*vault.Keyring, error) {
 		return nil, fmt.Errorf("master key: %w", err)
 	}
 	return kr, nil
+}
+
+// loadJWTKeys finds the keys that sign user sessions' access tokens:
+// WASMFLOW_JWT_KEYS when set, else <data-dir>/jwt-keys, created (0600) on
+// the first start of an api process. Every api process must share them.
+func loadJWTKeys(cfg storeConfig, logger *slog.Logger) (*auth.JWTKeys, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("jwt keys: %w", err)
+	}
+	k, source, err := auth.LoadJWTKeys(cfg.DataDir, true, os.LookupEnv)
+	if err != nil {
+		return nil, fmt.Errorf("jwt keys: %w", err)
+	}
+	logger.Info("jwt signing keys loaded", slog.String("source", source), slog.String("kid", k.CurrentID()))
+	return k, nil
 }
 
 // serveAPI serves the HTTP API until ctx is done, then shuts it down.

@@ -71,6 +71,11 @@ func (s *Store) APIKeyGetByHash(ctx context.Context, hash []byte) (*store.APIKey
 	return getOne(ctx, s.read, scanAPIKey, `SELECT `+apiKeyColumns+` FROM api_keys WHERE hash = $1`, hash)
 }
 
+// APIKeyGet reads one of the tenant's keys by id.
+func (s *Store) APIKeyGet(ctx context.Context, tenantID, id string) (*store.APIKey, error) {
+	return getOne(ctx, s.read, scanAPIKey, `SELECT `+apiKeyColumns+` FROM api_keys WHERE tenant_id = $1 AND id = $2`, tenantID, id)
+}
+
 // APIKeyList lists the tenant's keys, revoked ones included, newest first.
 func (s *Store) APIKeyList(ctx context.Context, tenantID string, page store.Page) ([]*store.APIKey, string, error) {
 	after, err := keyset.Decode(page.Cursor, keyset.APIKeys, 1)

@@ -27,11 +27,45 @@ func calls(s store.Store, tenant string, w *store.Workflow) map[string]func(ctx 
 			return err
 		},
 		"APIKeyGetByHash": func(ctx context.Context) error { _, err := s.APIKeyGetByHash(ctx, []byte("h")); return err },
+		"APIKeyGet":       func(ctx context.Context) error { _, err := s.APIKeyGet(ctx, tenant, "ak_x"); return err },
 		"APIKeyList": func(ctx context.Context) error {
 			_, _, err := s.APIKeyList(ctx, tenant, store.Page{})
 			return err
 		},
 		"APIKeyRevoke": func(ctx context.Context) error { return s.APIKeyRevoke(ctx, tenant, "ak_x") },
+		"UserInsert":   func(ctx context.Context) error { _, err := s.UserInsert(ctx, unique("u")+"@x", "h"); return err },
+		"UserGet":      func(ctx context.Context) error { _, err := s.UserGet(ctx, "us_x"); return err },
+		"UserGetByEmail": func(ctx context.Context) error {
+			_, err := s.UserGetByEmail(ctx, "x@x")
+			return err
+		},
+		"MembershipInsert": func(ctx context.Context) error {
+			_, err := s.MembershipInsert(ctx, tenant, "us_x", "viewer")
+			return err
+		},
+		"MembershipGet": func(ctx context.Context) error { _, err := s.MembershipGet(ctx, tenant, "us_x"); return err },
+		"MembershipList": func(ctx context.Context) error {
+			_, _, err := s.MembershipList(ctx, tenant, store.Page{})
+			return err
+		},
+		"MembershipListByUser": func(ctx context.Context) error {
+			_, err := s.MembershipListByUser(ctx, "us_x")
+			return err
+		},
+		"MembershipUpdate": func(ctx context.Context) error {
+			_, err := s.MembershipUpdate(ctx, tenant, "us_x", "viewer")
+			return err
+		},
+		"MembershipDelete": func(ctx context.Context) error { return s.MembershipDelete(ctx, tenant, "us_x") },
+		"RefreshTokenInsert": func(ctx context.Context) error {
+			_, err := s.RefreshTokenInsert(ctx, tenant, "us_x", "", []byte("h"), time.Now())
+			return err
+		},
+		"RefreshTokenRevokeFamily": func(ctx context.Context) error {
+			_, err := s.RefreshTokenRevokeFamily(ctx, tenant, "rt_x")
+			return err
+		},
+		"RefreshTokenUse": func(ctx context.Context) error { _, err := s.RefreshTokenUse(ctx, []byte("h")); return err },
 		"WorkflowInsert": func(ctx context.Context) error {
 			_, err := s.WorkflowInsert(ctx, tenant, sampleWorkflow("x"))
 			return err

@@ -114,6 +114,18 @@ func apiKeyCases() []testCase {
 			_, err := s.APIKeyInsert(t.Context(), "tn_missing", newKeyParams("x"))
 			require.ErrorIs(t, err, store.ErrNotFound)
 		}},
+		{"APIKeyGet", func(t *testing.T, s store.Store) {
+			a, b := newTenant(t, s), newTenant(t, s)
+			k, err := s.APIKeyInsert(t.Context(), a, newKeyParams("ci"))
+			require.NoError(t, err)
+			got, err := s.APIKeyGet(t.Context(), a, k.ID)
+			require.NoError(t, err)
+			require.Equal(t, k, got)
+			_, err = s.APIKeyGet(t.Context(), b, k.ID)
+			require.ErrorIs(t, err, store.ErrNotFound, "another tenant's key")
+			_, err = s.APIKeyGet(t.Context(), a, "ak_missing")
+			require.ErrorIs(t, err, store.ErrNotFound)
+		}},
 		{"APIKeyGetByHashMissing", func(t *testing.T, s store.Store) {
 			_, err := s.APIKeyGetByHash(t.Context(), []byte("nope"))
 			require.ErrorIs(t, err, store.ErrNotFound)

@@ -189,6 +189,7 @@ type Reads struct {
 	tenant   string
 	workflow string
 	exec     string
+	user     string
 }
 
 // Seed stores a few records of every kind, in a new tenant named "t", for
@@ -207,6 +208,14 @@ func Seed(t *testing.T, s store.Store) *Reads {
 		{Name: "a", Module: "x/y@1", Secrets: map[string]string{"token": "s2"}},
 	}})
 	require.NoError(t, err)
+	var user string
+	for i := range 3 {
+		u, err := s.UserInsert(ctx, store.NewID("u")+"@x", "h")
+		require.NoError(t, err)
+		_, err = s.MembershipInsert(ctx, tn.ID, u.ID, []string{"owner", "viewer", "owner"}[i])
+		require.NoError(t, err)
+		user = u.ID
+	}
 	var ex *store.Execution
 	deadline := time.Now().Add(time.Hour)
 	for range 3 {
@@ -224,7 +233,7 @@ func Seed(t *testing.T, s store.Store) *Reads {
 			Digest: "sha256:" + hex.EncodeToString(sum[:])}, wasm)
 		require.NoError(t, err)
 	}
-	return &Reads{s: s, tenant: tn.ID, workflow: w.ID, exec: ex.ID}
+	return &Reads{s: s, tenant: tn.ID, workflow: w.ID, exec: ex.ID, user: user}
 }
 
 // ReadAll runs every read method of the store, lookups of made-up keys
@@ -246,7 +255,16 @@ func (r *Reads) ReadAll(t *testing.T) {
 			_, err := s.APIKeyGetByHash(ctx, []byte("h"))
 			return one(ignore(err))
 		},
+		func(store.Page) (string, error) {
+			_, err := s.APIKeyGet(ctx, tenant, "ak_x")
+			return one(ignore(err))
+		},
 		func(p store.Page) (string, error) { _, next, err := s.APIKeyList(ctx, tenant, p); return next, err },
+		func(store.Page) (string, error) { _, err := s.UserGet(ctx, "us_x"); return one(ignore(err)) },
+		func(store.Page) (string, error) { _, err := s.UserGetByEmail(ctx, "x@x"); return one(ignore(err)) },
+		func(store.Page) (string, error) { _, err := s.MembershipGet(ctx, tenant, r.user); return one(err) },
+		func(p store.Page) (string, error) { _, next, err := s.MembershipList(ctx, tenant, p); return next, err },
+		func(store.Page) (string, error) { _, err := s.MembershipListByUser(ctx, r.user); return one(err) },
 		func(store.Page) (string, error) { _, err := s.WorkflowGet(ctx, tenant, w); return one(err) },
 		func(p store.Page) (string, error) { _, next, err := s.WorkflowList(ctx, tenant, p); return next, err },
 		func(store.Page) (string, error) { _, err := s.WorkflowVersionGet(ctx, tenant, w, 1); return one(err) },

@@ -19,6 +19,7 @@ import (
 // cursor given to another is refused instead of silently misread.
 const (
 	APIKeys          = "api_keys"
+	Memberships      = "memberships"
 	Workflows        = "workflows"
 	WorkflowVersions = "workflow_versions"
 	Modules          = "modules"

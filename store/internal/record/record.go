@@ -84,6 +84,18 @@ func NewAPIKey(tenantID string, p *store.APIKeyInsertParams) (*store.APIKey, err
 	}, nil
 }
 
+// NewUser returns a new user; email and passwordHash must not be empty.
+func NewUser(email, passwordHash string) (*store.User, error) {
+	if email == "" || passwordHash == "" {
+		return nil, errors.New("store: UserInsert needs an email and a password hash")
+	}
+	return &store.User{ID: store.NewID("us"), Email: email, PasswordHash: passwordHash, CreatedAt: Now()}, nil
+}
+
+// RoleOwner is the role MembershipUpdate and MembershipDelete protect: a
+// tenant's last owner member stays.
+const RoleOwner = "owner"
+
 // NewWorkflow checks def and returns version 1 of a new, inactive workflow
 // and the JSON to store for its definition.
 func NewWorkflow(tenantID string, def *workflow.Workflow) (*store.Workflow, []byte, error) {

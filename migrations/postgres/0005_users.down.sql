@@ -1,0 +1,3 @@
+-- Reverts 0004_users.
+DROP TABLE memberships;
+DROP TABLE users;
