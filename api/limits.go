@@ -23,15 +23,15 @@ type TenantLimits struct {
 	MaxSecrets int
 }
 
-// tenantRates keeps one token bucket per tenant.
-type tenantRates struct {
+// rateBuckets keeps one token bucket per key (a tenant, an email).
+type rateBuckets struct {
 	perMinute int
 	mu        sync.Mutex
-	buckets   map[string]*tenantBucket
+	buckets   map[string]*bucket
 	swept     time.Time
 }
 
-type tenantBucket struct {
+type bucket struct {
 	limiter *rate.Limiter
 	used    time.Time
 }
@@ -40,16 +40,16 @@ type tenantBucket struct {
 // idle it is full again, so forgetting it changes nothing.
 const idleBucket = 2 * time.Minute
 
-func newTenantRates(perMinute int) *tenantRates {
+func newRateBuckets(perMinute int) *rateBuckets {
 	if perMinute <= 0 {
 		return nil
 	}
-	return &tenantRates{perMinute: perMinute, buckets: map[string]*tenantBucket{}}
+	return &rateBuckets{perMinute: perMinute, buckets: map[string]*bucket{}}
 }
 
-// take spends one request of the tenant's budget at now; when none is left
-// it says how long until one is.
-func (r *tenantRates) take(tenantID string, now time.Time) (ok bool, retryAfter time.Duration) {
+// take spends one request of key's budget at now; when none is left it
+// says how long until one is.
+func (r *rateBuckets) take(key string, now time.Time) (ok bool, retryAfter time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if now.Sub(r.swept) > idleBucket {
@@ -60,10 +60,10 @@ func (r *tenantRates) take(tenantID string, now time.Time) (ok bool, retryAfter 
 		}
 		r.swept = now
 	}
-	b, found := r.buckets[tenantID]
+	b, found := r.buckets[key]
 	if !found {
-		b = &tenantBucket{limiter: rate.NewLimiter(rate.Limit(float64(r.perMinute)/60), r.perMinute)}
-		r.buckets[tenantID] = b
+		b = &bucket{limiter: rate.NewLimiter(rate.Limit(float64(r.perMinute)/60), r.perMinute)}
+		r.buckets[key] = b
 	}
 	b.used = now
 	res := b.limiter.ReserveN(now, 1)
@@ -104,6 +104,22 @@ func (s *Server) checkSecretQuota(ctx context.Context, tenantID string) error {
 	if n >= s.limits.MaxSecrets {
 		return newProblem(CodeQuotaExceeded, fmt.Sprintf("the tenant stores %d secrets, its limit: delete one or replace a value with PUT", n),
 			FieldProblem{Location: "body.name", Message: "no room for another secret"})
+	}
+	return nil
+}
+
+// loginAttemptsPerMinute bounds the sign-in attempts for one email, per API
+// process: each costs an argon2id verification (about 100 ms of a core), and
+// guessing a password needs many.
+const loginAttemptsPerMinute = 10
+
+// limitLogin refuses a sign-in attempt for an email over its attempts a
+// minute, before any password work.
+func (s *Server) limitLogin(email string) error {
+	if ok, wait := s.logins.take(email, time.Now()); !ok {
+		secs := int(math.Ceil(wait.Seconds()))
+		return newProblem(CodeRateLimited, fmt.Sprintf("too many sign-in attempts for this email: retry in %d s", secs)).
+			withHeader("Retry-After", strconv.Itoa(secs))
 	}
 	return nil
 }

@@ -92,7 +92,8 @@ type Server struct {
 	engine    *engine.Engine
 	vault     *vault.Keyring
 	limits    TenantLimits
-	rates     *tenantRates // nil: no request limit
+	rates     *rateBuckets // nil: no request limit
+	logins    *rateBuckets // sign-in attempts, by email
 	jwtKeys   *auth.JWTKeys
 
 	app   *fiber.App
@@ -130,7 +131,8 @@ func newServer(cfg Config, extra func(*Server)) (*Server, error) {
 		engine:    cfg.Engine,
 		vault:     cfg.Vault,
 		limits:    cfg.Limits,
-		rates:     newTenantRates(cfg.Limits.RequestsPerMinute),
+		rates:     newRateBuckets(cfg.Limits.RequestsPerMinute),
+		logins:    newRateBuckets(loginAttemptsPerMinute),
 		jwtKeys:   cfg.JWTKeys,
 	}
 	s.readiness = append([]ReadinessCheck{{Name: "store", CheckFunc: cfg.Store.Ping}}, cfg.Readiness...)

@@ -68,9 +68,9 @@ func (s *Server) registerSessions() {
 		Method:      http.MethodPost,
 		Path:        apiPrefix + "/auth/login",
 		Summary:     "Sign in",
-		Description: "Checks an email and password and returns an access token (a JWT valid 15 minutes) for one tenant of the user, and a refresh token. 401 with the same answer for an unknown email and a wrong password.",
+		Description: "Checks an email and password and returns an access token (a JWT valid 15 minutes) for one tenant of the user, and a refresh token. 401 with the same answer for an unknown email and a wrong password; 429 with Retry-After after 10 attempts for one email in a minute.",
 		Tags:        tags,
-		Errors:      []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden, http.StatusUnprocessableEntity},
+		Errors:      []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden, http.StatusUnprocessableEntity, http.StatusTooManyRequests},
 	}, s.login)
 	registerPublic(s, huma.Operation{
 		OperationID: "refreshSession",
@@ -94,6 +94,9 @@ func (s *Server) registerSessions() {
 }
 
 func (s *Server) login(ctx context.Context, in *loginInput) (*sessionOutput, error) {
+	if err := s.limitLogin(normalEmail(in.Body.Email)); err != nil {
+		return nil, err
+	}
 	u, err := s.store.UserGetByEmail(ctx, normalEmail(in.Body.Email))
 	if errors.Is(err, store.ErrNotFound) {
 		auth.SpendPasswordTime(in.Body.Password)

@@ -201,3 +201,25 @@ func TestAccessTokenAttacks(t *testing.T) {
 	r := e.do(req{method: http.MethodGet, path: "/api/v1/workflows", key: good})
 	require.Equal(t, http.StatusOK, r.status, "the control token works: %s", r.body)
 }
+
+// Sign-in attempts for one email are limited before any password work;
+// another email is not affected.
+func TestLoginAttemptsLimited(t *testing.T) {
+	t.Parallel()
+	e, _, _ := newSessionEnv(t)
+	attempt := func(email string) *response {
+		return e.do(req{method: http.MethodPost, path: "/api/v1/auth/login", body: map[string]any{"email": email, "password": "not the password"}})
+	}
+	attempt("ada@example.com").problem(t, http.StatusUnauthorized, CodeUnauthenticated)
+	// The rest of the minute's attempts, spent without the password work
+	// (argon2id under the race detector would let the bucket refill).
+	for range loginAttemptsPerMinute - 1 {
+		ok, _ := e.srv.logins.take("ada@example.com", time.Now())
+		require.True(t, ok)
+	}
+	r := attempt("ADA@example.com") // the same email, however written
+	p := r.problem(t, http.StatusTooManyRequests, CodeRateLimited)
+	require.Contains(t, p.Detail, "sign-in attempts")
+	require.NotEmpty(t, r.header.Get("Retry-After"))
+	attempt("eve@example.com").problem(t, http.StatusUnauthorized, CodeUnauthenticated)
+}
