@@ -3,7 +3,6 @@ package api
 import (
 	"net/http"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -14,19 +13,6 @@ import (
 
 // probeDir is the engine's test module that reads the secrets its params name.
 const probeDir = "../engine/testdata/secret-probe"
-
-// newCapabilitiesEnv is an env with an engine whose runs read secrets
-// through the vault.
-func newCapabilitiesEnv(t *testing.T) *env {
-	t.Helper()
-	kr, err := vault.NewKeyring(vault.GenerateKey())
-	require.NoError(t, err)
-	reader := &vault.Reader{Keys: kr}
-	e := newEnvWith(t, envOpts{engine: true, cfg: Config{Vault: kr}, registry: &registry.Config{Secrets: reader}})
-	reader.Store = e.store // before any request
-	e.client.Timeout = 2 * time.Minute
-	return e
-}
 
 func probeNode(read []string, secrets map[string]any) map[string]any {
 	return map[string]any{"name": "probe", "module": "test/secret-probe@1", "params": map[string]any{"read": read}, "secrets": secrets}
@@ -48,7 +34,7 @@ func (e *env) secretList(key string) []secretResponse {
 // naming it; test runs bind secrets only for editors.
 func TestSecretBindingsAndHostCalls(t *testing.T) {
 	t.Parallel()
-	e := newCapabilitiesEnv(t)
+	e := newRouteEnv(t) // engine, registry and vault, secrets read through the vault
 	e.uploadDir(e.key, probeDir)
 	const plaintext = "xoxb-API-PLAINTEXT-77"
 	r := e.do(req{method: http.MethodPost, path: "/api/v1/secrets", key: e.key, body: map[string]any{"name": "slack-prod", "value": plaintext}})
