@@ -7,8 +7,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wasmflow/wasmflow/auth"
-	"github.com/wasmflow/wasmflow/auth/vault"
-	"github.com/wasmflow/wasmflow/registry"
 )
 
 // probeDir is the engine's test module that reads the secrets its params name.
