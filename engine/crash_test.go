@@ -200,19 +200,7 @@ func TestKilledWorker(t *testing.T) {
 	// below share the pool: room for all of them.
 	st, err := postgres.Open(ctx, postgres.Config{URL: url, MaxConns: workerPoolSize})
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = st.Close() })
-	require.NoError(t, st.Migrate(ctx))
-	tenant, err := st.TenantInsert(ctx, "default")
-	require.NoError(t, err)
-	rt, err := runtime.New(ctx, runtime.Config{})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = rt.Close(context.Background()) })
-	reg, err := registry.New(registry.Config{Store: st, Runtime: rt})
-	require.NoError(t, err)
-	dir := t.TempDir()
-	copyDir(t, filepath.Join("testdata", "slow-echo"), filepath.Join(dir, "slow-echo"))
-	_, err = reg.InstallDir(ctx, tenant.ID, dir)
-	require.NoError(t, err)
+	tenantID, rt, reg := newModules(t, st, "slow-echo")
 	queueName := "crash-" + strings.ToLower(store.NewID("q"))
 
 	// The worker process does most of the work.
@@ -235,7 +223,7 @@ func TestKilledWorker(t *testing.T) {
 	go func() { _ = eng.Reconcile(runCtx); done <- struct{}{} }()
 	t.Cleanup(func() { stop(); <-done; <-done })
 
-	w := &harness{t: t, store: st, reg: reg, eng: eng, tenant: tenant.ID}
+	w := &harness{t: t, store: st, reg: reg, eng: eng, tenant: tenantID}
 	wf := w.save(diamondOfSlowNodes)
 	var ids []string
 	for i := range 200 {
@@ -246,7 +234,7 @@ func TestKilledWorker(t *testing.T) {
 	require.Eventually(t, func() bool {
 		n := 0
 		for _, id := range ids {
-			runs, err := st.NodeRunList(ctx, tenant.ID, id)
+			runs, err := st.NodeRunList(ctx, tenantID, id)
 			require.NoError(t, err)
 			for _, r := range runs {
 				if r.Status == store.RunRunning {
@@ -267,7 +255,7 @@ func TestKilledWorker(t *testing.T) {
 	for _, id := range ids {
 		w.waitProgress(id, finished)
 	}
-	checkExactlyOnce(t, st, tenant.ID, ids)
+	checkExactlyOnce(t, st, tenantID, ids)
 	require.Positive(t, counterValue(t, metrics, "wasmflow_reconciler_actions_total", "lease_expired"),
 		"the killed worker's runs came back through their expired leases")
 }

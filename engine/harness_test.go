@@ -219,6 +219,32 @@ func (h *harness) putSecret(tenant, name, value string) {
 	require.NoError(h.t, err)
 }
 
+// newModules migrates st, makes tenant "default" and gives it a runtime and
+// registry with the testdata modules named installed: what the tests that
+// build their own engine share.
+func newModules(t testing.TB, st backendStore, testdata ...string) (tenantID string, rt *runtime.Runtime, reg *registry.Registry) {
+	t.Helper()
+	ctx := context.Background()
+	t.Cleanup(func() { _ = st.Close() })
+	require.NoError(t, st.Migrate(ctx))
+	tenant, err := st.TenantInsert(ctx, "default")
+	require.NoError(t, err)
+	rt, err = runtime.New(ctx, runtime.Config{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = rt.Close(context.Background()) })
+	reg, err = registry.New(registry.Config{Store: st, Runtime: rt})
+	require.NoError(t, err)
+	if len(testdata) > 0 {
+		dir := t.TempDir()
+		for _, name := range testdata {
+			copyDir(t, filepath.Join("testdata", name), filepath.Join(dir, name))
+		}
+		_, err = reg.InstallDir(ctx, tenant.ID, dir)
+		require.NoError(t, err)
+	}
+	return tenant.ID, rt, reg
+}
+
 func copyDir(t testing.TB, from, to string) {
 	t.Helper()
 	require.NoError(t, os.MkdirAll(to, 0o750))

@@ -14,8 +14,6 @@ import (
 	"github.com/wasmflow/wasmflow/engine"
 	"github.com/wasmflow/wasmflow/internal/testdb"
 	"github.com/wasmflow/wasmflow/queue"
-	"github.com/wasmflow/wasmflow/registry"
-	"github.com/wasmflow/wasmflow/runtime"
 	"github.com/wasmflow/wasmflow/store/sqlite"
 	"github.com/wasmflow/wasmflow/workflow"
 )
@@ -80,15 +78,7 @@ func TestRedeliveryKeepsOneTaskPerRun(t *testing.T) {
 	ctx := t.Context()
 	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "wasmflow.db")})
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = st.Close() })
-	require.NoError(t, st.Migrate(ctx))
-	tenant, err := st.TenantInsert(ctx, "default")
-	require.NoError(t, err)
-	rt, err := runtime.New(ctx, runtime.Config{})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = rt.Close(context.Background()) })
-	reg, err := registry.New(registry.Config{Store: st, Runtime: rt})
-	require.NoError(t, err)
+	tenantID, rt, reg := newModules(t, st)
 
 	q := &stuckQueue{waiting: map[string]*queue.Task{}}
 	var (
@@ -100,7 +90,7 @@ func TestRedeliveryKeepsOneTaskPerRun(t *testing.T) {
 	eng, err := engine.New(engine.Config{Store: st, Queue: q, Modules: reg, Runtime: rt, Logger: testdb.Logger(t),
 		RedeliverAfter: time.Second, Now: now})
 	require.NoError(t, err)
-	h := &harness{t: t, store: st, reg: reg, eng: eng, tenant: tenant.ID}
+	h := &harness{t: t, store: st, reg: reg, eng: eng, tenant: tenantID}
 	wf := h.save(`{"name": "backlog", "nodes": [{"name": "start", "type": "trigger.manual"}, {"name": "done", "type": "core.noop"}],
 		"connections": [{"from": "start", "to": "done"}]}`)
 	const runs = 20

@@ -13,7 +13,6 @@ import (
 	"github.com/wasmflow/wasmflow/engine"
 	"github.com/wasmflow/wasmflow/internal/testdb"
 	"github.com/wasmflow/wasmflow/queue/inproc"
-	"github.com/wasmflow/wasmflow/registry"
 	"github.com/wasmflow/wasmflow/runtime"
 	"github.com/wasmflow/wasmflow/store"
 	"github.com/wasmflow/wasmflow/store/sqlite"
@@ -45,19 +44,7 @@ func TestShutdownHandsRunBack(t *testing.T) {
 	ctx := t.Context()
 	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "wasmflow.db")})
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = st.Close() })
-	require.NoError(t, st.Migrate(ctx))
-	tenant, err := st.TenantInsert(ctx, "default")
-	require.NoError(t, err)
-	rt, err := runtime.New(ctx, runtime.Config{})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = rt.Close(context.Background()) })
-	reg, err := registry.New(registry.Config{Store: st, Runtime: rt})
-	require.NoError(t, err)
-	dir := t.TempDir()
-	copyDir(t, filepath.Join("testdata", "loop"), filepath.Join(dir, "loop"))
-	_, err = reg.InstallDir(ctx, tenant.ID, dir)
-	require.NoError(t, err)
+	tenantID, rt, reg := newModules(t, st, "loop")
 
 	const lease = 30 * time.Second
 	// worker starts an engine working on a queue of its own until stop,
@@ -93,7 +80,7 @@ func TestShutdownHandsRunBack(t *testing.T) {
 	// The first worker: it stops while the loop spins.
 	entering := &enteringRuntime{Runtime: rt, entered: make(chan struct{}, 1)}
 	first, stopFirst := worker(entering, 10*time.Millisecond, false)
-	h := &harness{t: t, store: st, reg: reg, eng: first, tenant: tenant.ID}
+	h := &harness{t: t, store: st, reg: reg, eng: first, tenant: tenantID}
 	wf := h.save(`{"name": "shutdown", "nodes": [
 		{"name": "start", "type": "trigger.manual"},
 		{"name": "spin", "module": "test/loop", "timeout_ms": 2000, "on_error": "continue"},
@@ -106,7 +93,7 @@ func TestShutdownHandsRunBack(t *testing.T) {
 		t.Fatal("the loop did not start")
 	}
 	spin := func() *store.NodeRun {
-		runs, err := st.NodeRunList(ctx, tenant.ID, id)
+		runs, err := st.NodeRunList(ctx, tenantID, id)
 		require.NoError(t, err)
 		return (&result{runs: runs}).node(t, "spin")
 	}
@@ -136,14 +123,14 @@ func TestShutdownHandsRunBack(t *testing.T) {
 	require.Len(t, entries, 1)
 	require.Equal(t, back.ID, entries[0].RunID)
 	require.False(t, entries[0].CreatedAt.Before(stopping.Add(-time.Millisecond)), "written by the shutdown")
-	ex, err := st.ExecutionGet(ctx, tenant.ID, id)
+	ex, err := st.ExecutionGet(ctx, tenantID, id)
 	require.NoError(t, err)
 	require.Equal(t, store.ExecutionRunning, ex.Status)
 
 	// The second worker (with a reconciler, as after a restart) runs it
 	// to the end: the loop spins its whole time limit there.
 	second, _ := worker(rt, time.Second, true)
-	h2 := &harness{t: t, store: st, reg: reg, eng: second, tenant: tenant.ID}
+	h2 := &harness{t: t, store: st, reg: reg, eng: second, tenant: tenantID}
 	r := h2.wait(id)
 	require.Less(t, time.Since(stopping), lease, "long before the lease would have expired")
 	require.Equal(t, store.ExecutionSucceeded, r.ex.Status, "%s", r.ex.Error)
