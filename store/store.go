@@ -27,6 +27,9 @@ var (
 	// ErrInvalidCursor is returned (wrapped) by list methods when Page.Cursor
 	// is not a cursor that the same list returned: the caller sent garbage.
 	ErrInvalidCursor = errors.New("store: invalid cursor")
+	// ErrLimitReached is returned when a write would pass a limit the caller
+	// set (ExecutionInsertParams.MaxWaiting).
+	ErrLimitReached = errors.New("store: limit reached")
 	// ErrLastOwner is returned when a change would leave a tenant that has
 	// owner members without any: its last owner cannot be removed or demoted.
 	ErrLastOwner = errors.New("store: the tenant's last owner")
@@ -346,8 +349,12 @@ type Execution struct {
 	WorkflowVersion int
 	Status          string
 	// DeadlineAt, when set, is when the reconciler fails the execution if it
-	// has not finished (the per-execution timeout).
+	// has not finished (the per-execution timeout). A waiting execution's
+	// deadline moves by the time it waited when it is admitted.
 	DeadlineAt *time.Time
+	// AdmittedAt is when the execution got one of its tenant's execution
+	// slots; nil while it waits for one (status queued, no run queued).
+	AdmittedAt *time.Time
 	// Trigger says what started it: "manual", "webhook", "schedule", "error", "retry".
 	Trigger    string
 	Input      json.RawMessage
@@ -399,6 +406,15 @@ type ExecutionInsertParams struct {
 	// the store). A run inserted with status queued also gets an outbox
 	// entry, in the same transaction.
 	Runs []*NodeRun
+	// MaxActive, when positive, is the tenant's execution slots: the
+	// execution is admitted only while fewer than MaxActive of the tenant's
+	// admitted executions are unfinished. Otherwise it waits: its queued
+	// runs are stored pending (with no parent left) and without outbox
+	// entries until ExecutionAdmit admits it.
+	MaxActive int
+	// MaxWaiting, when positive, caps the tenant's waiting executions: an
+	// execution that would wait beyond it is not stored (ErrLimitReached).
+	MaxWaiting int
 }
 
 // ExecutionFilter narrows ExecutionList.
@@ -556,12 +572,25 @@ type Runs interface {
 	ExecutionCancel(ctx context.Context, tenantID, id string) (*Execution, error)
 	// ExecutionResume sets a failed or cancelled execution running again
 	// (clearing its error and FinishedAt, replacing its deadline, setting
-	// StartedAt if it never started), ends the claims its cancelled runs
-	// kept, and inserts p.Runs; ErrConflict when the execution is not
+	// StartedAt if it never started, and AdmittedAt if it was cancelled
+	// while waiting), ends the claims its cancelled runs kept, and inserts
+	// p.Runs; ErrConflict when the execution is not
 	// failed or cancelled.
 	ExecutionResume(ctx context.Context, tenantID, id string, p *ExecutionResumeParams) (*Execution, []*OutboxEntry, error)
+	// ExecutionAdmit admits the tenant's oldest waiting executions while
+	// fewer than maxActive of its admitted executions are unfinished (all
+	// of them when maxActive is not positive): each gets AdmittedAt, its
+	// deadline moved by the time it waited, and its runs without a parent
+	// left queued with outbox entries, which it returns. Admissions and
+	// ExecutionInsert with MaxActive are serialized per tenant, so the
+	// slots are never overcommitted.
+	ExecutionAdmit(ctx context.Context, tenantID string, maxActive int) ([]*OutboxEntry, error)
+	// ExecutionWaitingTenants lists up to limit tenants (any tenant) that
+	// have waiting executions: the reconciler admits theirs in case the
+	// process that freed a slot died before admitting the next one.
+	ExecutionWaitingTenants(ctx context.Context, limit int) ([]string, error)
 	// ExecutionFailExpired fails, with the given error, up to limit
-	// executions (of any tenant) still queued or running whose deadline is
+	// executions (of any tenant) admitted and still queued or running whose deadline is
 	// before now, cancelling their open runs and deleting their outbox
 	// entries; it returns them.
 	ExecutionFailExpired(ctx context.Context, now time.Time, errJSON json.RawMessage, limit int) ([]*Execution, error)

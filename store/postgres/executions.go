@@ -12,7 +12,7 @@ import (
 )
 
 const executionColumns = `id, tenant_id, workflow_id, workflow_version, status, deadline_at, trigger_kind, input, error,
-	created_at, started_at, finished_at`
+	created_at, started_at, finished_at, admitted_at`
 
 const nodeRunColumns = `id, tenant_id, execution_id, node, attempt, status, pending, lease_until, claim_token,
 	input_size, output, logs, error, host_calls, created_at, started_at, finished_at`
@@ -26,15 +26,67 @@ func (s *Store) ExecutionInsert(ctx context.Context, tenantID string, p *store.E
 	if err != nil {
 		return nil, nil, err
 	}
-	b := &pgx.Batch{}
-	b.Queue(`INSERT INTO executions (`+executionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		ex.ID, ex.TenantID, ex.WorkflowID, ex.WorkflowVersion, ex.Status, ex.DeadlineAt, ex.Trigger, ex.Input, ex.Error,
-		ex.CreatedAt, ex.StartedAt, ex.FinishedAt)
-	queueRuns(b, runs, 0, ex.CreatedAt, ex.CreatedAt)
-	if err := sendBatch(ctx, s.pool, b); err != nil {
+	insert := func(q batcher) error {
+		b := &pgx.Batch{}
+		b.Queue(`INSERT INTO executions (`+executionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+			ex.ID, ex.TenantID, ex.WorkflowID, ex.WorkflowVersion, ex.Status, ex.DeadlineAt, ex.Trigger, ex.Input, ex.Error,
+			ex.CreatedAt, ex.StartedAt, ex.FinishedAt, ex.AdmittedAt)
+		queueRuns(b, runs, 0, ex.CreatedAt, ex.CreatedAt)
+		return sendBatch(ctx, q, b)
+	}
+	if p.MaxActive <= 0 && p.MaxWaiting <= 0 {
+		if err := insert(s.pool); err != nil {
+			return nil, nil, err
+		}
+		return ex, runs, nil
+	}
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		active, waiting, err := lockSlots(ctx, tx, tenantID, p.MaxActive, p.MaxWaiting)
+		if err != nil {
+			return err
+		}
+		if err := record.Admission(ex, runs, p, active, waiting); err != nil {
+			return err
+		}
+		return insert(tx)
+	})
+	if err != nil {
 		return nil, nil, err
 	}
 	return ex, runs, nil
+}
+
+// batcher sends a batch: the pool or a transaction.
+type batcher interface {
+	SendBatch(context.Context, *pgx.Batch) pgx.BatchResults
+}
+
+// lockSlots locks the tenant's execution slots until the transaction ends
+// (the tenant row, FOR NO KEY UPDATE: it does not block the inserts that
+// reference the tenant) and then counts its unfinished admitted executions
+// and its waiting ones, each only as far as the limit that matters
+// (activeCap, waitingCap; all when not positive), so a long queue costs
+// nothing here. The count is a statement of its own: under READ COMMITTED
+// it must take its snapshot after the lock is granted, or it would miss
+// what the transaction that held the lock committed. ErrNotFound when the
+// tenant does not exist.
+func lockSlots(ctx context.Context, tx pgx.Tx, tenantID string, activeCap, waitingCap int) (active, waiting int, err error) {
+	if err := execOne(ctx, tx, `SELECT 1 FROM tenants WHERE id = $1 FOR NO KEY UPDATE`, tenantID); err != nil {
+		return 0, 0, err
+	}
+	capOf := func(n int) any {
+		if n <= 0 {
+			return nil // LIMIT NULL: no limit
+		}
+		return n
+	}
+	err = tx.QueryRow(ctx, `SELECT
+		(SELECT count(*) FROM (SELECT 1 FROM executions
+			WHERE tenant_id = $1 AND admitted_at IS NOT NULL AND status IN ('queued', 'running') LIMIT $2) a),
+		(SELECT count(*) FROM (SELECT 1 FROM executions
+			WHERE tenant_id = $1 AND admitted_at IS NULL AND status = 'queued' LIMIT $3) w)`,
+		tenantID, capOf(activeCap), capOf(waitingCap)).Scan(&active, &waiting)
+	return active, waiting, translate(err)
 }
 
 // queueRuns adds to b the inserts of runs into their execution, numbered
@@ -103,8 +155,9 @@ func (s *Store) NodeRunList(ctx context.Context, tenantID, executionID string) (
 func scanExecution(r pgx.Row) (*store.Execution, error) {
 	var e store.Execution
 	err := r.Scan(&e.ID, &e.TenantID, &e.WorkflowID, &e.WorkflowVersion, &e.Status, &e.DeadlineAt, &e.Trigger,
-		(*[]byte)(&e.Input), (*[]byte)(&e.Error), &e.CreatedAt, &e.StartedAt, &e.FinishedAt)
+		(*[]byte)(&e.Input), (*[]byte)(&e.Error), &e.CreatedAt, &e.StartedAt, &e.FinishedAt, &e.AdmittedAt)
 	e.DeadlineAt, e.CreatedAt, e.StartedAt, e.FinishedAt = utcp(e.DeadlineAt), utc(e.CreatedAt), utcp(e.StartedAt), utcp(e.FinishedAt)
+	e.AdmittedAt = utcp(e.AdmittedAt)
 	return &e, err
 }
 

@@ -202,3 +202,9 @@ func utcp(t *time.Time) *time.Time {
 	u := t.UTC()
 	return &u
 }
+
+// scanString scans a one-column row of text.
+func scanString(r pgx.Row) (string, error) {
+	var s string
+	return s, r.Scan(&s)
+}

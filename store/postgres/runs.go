@@ -362,7 +362,7 @@ func (s *Store) ExecutionResume(ctx context.Context, tenantID, id string, p *sto
 		var err error
 		ex, err = getOne(ctx, tx, scanExecution, `
 			UPDATE executions SET status = 'running', error = NULL, finished_at = NULL, deadline_at = $3,
-				started_at = coalesce(started_at, $4)
+				started_at = coalesce(started_at, $4), admitted_at = coalesce(admitted_at, $4)
 			WHERE tenant_id = $1 AND id = $2 AND status IN ('failed', 'cancelled')
 			RETURNING `+executionColumns, tenantID, id, record.NormPtr(p.DeadlineAt), now)
 		if errors.Is(err, store.ErrNotFound) {
@@ -390,6 +390,60 @@ func (s *Store) ExecutionResume(ctx context.Context, tenantID, id string, p *sto
 	return ex, entries, nil
 }
 
+// ExecutionAdmit gives free execution slots to the tenant's oldest waiting
+// executions.
+func (s *Store) ExecutionAdmit(ctx context.Context, tenantID string, maxActive int) ([]*store.OutboxEntry, error) {
+	now := record.Now()
+	var entries []*store.OutboxEntry
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		active, _, err := lockSlots(ctx, tx, tenantID, maxActive, 1)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil // no tenant, nothing waits
+		}
+		if err != nil {
+			return err
+		}
+		var slots any // LIMIT NULL: all
+		if maxActive > 0 {
+			if maxActive <= active {
+				return nil
+			}
+			slots = maxActive - active
+		}
+		roots, err := getAll(ctx, tx, scanNodeRun, `
+			WITH admitted AS (
+				UPDATE executions SET admitted_at = $2, deadline_at = deadline_at + ($2 - created_at)
+				WHERE id IN (SELECT id FROM executions WHERE tenant_id = $1 AND admitted_at IS NULL AND status = 'queued'
+					ORDER BY created_at, id LIMIT $3)
+				RETURNING id)
+			UPDATE node_runs SET status = 'queued'
+			WHERE tenant_id = $1 AND execution_id IN (SELECT id FROM admitted) AND status = 'pending' AND pending = 0
+			RETURNING `+nodeRunColumns, tenantID, now, slots)
+		if err != nil {
+			return err
+		}
+		entries = record.Outbox(roots, now, now)
+		b := &pgx.Batch{}
+		for _, e := range entries {
+			queueOutbox(b, e)
+		}
+		return sendBatch(ctx, tx, b)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return entries, nil
+}
+
+// ExecutionWaitingTenants lists tenants with waiting executions.
+func (s *Store) ExecutionWaitingTenants(ctx context.Context, limit int) ([]string, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	return getAll(ctx, s.pool, scanString, `SELECT DISTINCT tenant_id FROM executions
+		WHERE admitted_at IS NULL AND status = 'queued' LIMIT $1`, limit)
+}
+
 // ExecutionFailExpired fails up to limit queued or running executions whose
 // deadline is before now.
 func (s *Store) ExecutionFailExpired(ctx context.Context, now time.Time, errJSON json.RawMessage, limit int) ([]*store.Execution, error) {
@@ -404,6 +458,7 @@ func (s *Store) ExecutionFailExpired(ctx context.Context, now time.Time, errJSON
 		failed, err = getAll(ctx, tx, scanExecution, `
 			UPDATE executions e SET status = 'failed', error = coalesce($2, e.error), finished_at = $3
 			FROM (SELECT id AS expired_id FROM executions WHERE status IN ('queued', 'running') AND deadline_at < $1
+				AND admitted_at IS NOT NULL
 				LIMIT $4 FOR NO KEY UPDATE SKIP LOCKED) x
 			WHERE e.id = x.expired_id
 			RETURNING `+executionColumns, now, errJSON, t, limit)

@@ -328,7 +328,7 @@ func (s *Store) ExecutionResume(ctx context.Context, tenantID, id string, p *sto
 		var err error
 		ex, err = getOne(ctx, tx, scanExecution, `
 			UPDATE executions SET status = 'running', error = NULL, finished_at = NULL, deadline_at = $3,
-				started_at = coalesce(started_at, $4)
+				started_at = coalesce(started_at, $4), admitted_at = coalesce(admitted_at, $4)
 			WHERE tenant_id = $1 AND id = $2 AND status IN ('failed', 'cancelled')
 			RETURNING `+executionColumns, tenantID, id, usp(p.DeadlineAt), us(now))
 		if errors.Is(err, store.ErrNotFound) {
@@ -358,8 +358,68 @@ func (s *Store) ExecutionResume(ctx context.Context, tenantID, id string, p *sto
 	return ex, entries, nil
 }
 
-// ExecutionFailExpired fails up to limit queued or running executions whose
-// deadline is before now.
+// ExecutionAdmit gives free execution slots to the tenant's oldest waiting
+// executions.
+func (s *Store) ExecutionAdmit(ctx context.Context, tenantID string, maxActive int) ([]*store.OutboxEntry, error) {
+	now := record.Now()
+	var entries []*store.OutboxEntry
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		slots := -1 // all
+		if maxActive > 0 {
+			var active int
+			err := tx.QueryRowContext(ctx, `SELECT count(*) FROM executions
+				WHERE tenant_id = $1 AND admitted_at IS NOT NULL AND status IN ('queued', 'running')`, tenantID).Scan(&active)
+			if err != nil {
+				return err
+			}
+			if slots = maxActive - active; slots <= 0 {
+				return nil
+			}
+		}
+		admitted, err := getAll(ctx, tx, scanExecution, `
+			UPDATE executions SET admitted_at = $2, deadline_at = deadline_at + ($2 - created_at)
+			WHERE admitted_at IS NULL AND id IN (SELECT id FROM executions WHERE tenant_id = $1 AND admitted_at IS NULL AND status = 'queued'
+				ORDER BY created_at, id LIMIT $3)
+			RETURNING `+executionColumns, tenantID, us(now), slots)
+		if err != nil {
+			return err
+		}
+		for _, ex := range admitted {
+			roots, err := getAll(ctx, tx, scanNodeRun, `UPDATE node_runs SET status = 'queued'
+				WHERE tenant_id = $1 AND execution_id = $2 AND status = 'pending' AND pending = 0
+				RETURNING `+nodeRunColumns, tenantID, ex.ID)
+			if err != nil {
+				return err
+			}
+			for _, e := range record.Outbox(roots, now, now) {
+				if err := insertOutbox(ctx, tx, e); err != nil {
+					return err
+				}
+				entries = append(entries, e)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return entries, nil
+}
+
+// ExecutionWaitingTenants lists tenants with waiting executions.
+func (s *Store) ExecutionWaitingTenants(ctx context.Context, limit int) ([]string, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	// Without the hint SQLite's planner takes the status index and sorts
+	// the tenants; the partial index holds only the waiting executions,
+	// already by tenant.
+	return getAll(ctx, s.read, scanString, `SELECT DISTINCT tenant_id FROM executions INDEXED BY executions_waiting_idx
+		WHERE admitted_at IS NULL AND status = 'queued' LIMIT $1`, limit)
+}
+
+// ExecutionFailExpired fails up to limit admitted queued or running
+// executions whose deadline is before now.
 func (s *Store) ExecutionFailExpired(ctx context.Context, now time.Time, errJSON json.RawMessage, limit int) ([]*store.Execution, error) {
 	errJSON, err := record.JSON("execution error", errJSON)
 	if err != nil || limit <= 0 {
@@ -369,7 +429,7 @@ func (s *Store) ExecutionFailExpired(ctx context.Context, now time.Time, errJSON
 	var failed []*store.Execution
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		expired, err := getAll(ctx, tx, scanExecution, `SELECT `+executionColumns+` FROM executions
-			WHERE status IN ('queued', 'running') AND deadline_at < $1 LIMIT $2`, us(now), limit)
+			WHERE status IN ('queued', 'running') AND deadline_at < $1 AND admitted_at IS NOT NULL LIMIT $2`, us(now), limit)
 		if err != nil {
 			return err
 		}

@@ -233,3 +233,9 @@ func execOne(ctx context.Context, q querier, stmt string, args ...any) error {
 func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	return translate(s.rawTx(ctx, fn))
 }
+
+// scanString scans a one-column row of text.
+func scanString(r row) (string, error) {
+	var s string
+	return s, r.Scan(&s)
+}

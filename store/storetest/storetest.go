@@ -27,7 +27,7 @@ type testCase struct {
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	groups := [][]testCase{
 		tenantCases(), apiKeyCases(), userCases(), refreshTokenCases(), workflowCases(), moduleCases(),
-		executionCases(), runCases(), secretCases(), secretBindingCases(),
+		executionCases(), runCases(), admissionCases(), secretCases(), secretBindingCases(),
 		auditCases(), paginationCases(), lifecycleCases(),
 	}
 	for _, cases := range groups {

@@ -240,7 +240,8 @@ func Seed(t *testing.T, s store.Store) *Reads {
 // included, and every list with each of its filters twice: the first page
 // of one row, and the page after its cursor. It also runs the reconciler's
 // cross-tenant sweeps (OutboxDue, RunRequeueExpired, ExecutionFailExpired,
-// ExecutionPrune), which find nothing to change in what Seed stored.
+// ExecutionPrune, ExecutionWaitingTenants) and admissions (ExecutionAdmit),
+// which find nothing to change in what Seed stored.
 func (r *Reads) ReadAll(t *testing.T) {
 	t.Helper()
 	ctx, s, tenant, w := t.Context(), r.s, r.tenant, r.workflow
@@ -311,6 +312,9 @@ func (r *Reads) ReadAll(t *testing.T) {
 			return one(err)
 		},
 		func(p store.Page) (string, error) { _, err := s.ExecutionPrune(ctx, since, p.Size()); return one(err) },
+		func(p store.Page) (string, error) { _, err := s.ExecutionWaitingTenants(ctx, p.Size()); return one(err) },
+		func(store.Page) (string, error) { _, err := s.ExecutionAdmit(ctx, tenant, 2); return one(err) },
+		func(store.Page) (string, error) { _, err := s.ExecutionAdmit(ctx, tenant, 0); return one(err) },
 	}
 	for _, f := range []store.ExecutionFilter{{}, {WorkflowID: w}, {Status: "queued"}, {WorkflowID: w, Status: "queued"}} {
 		reads = append(reads, func(p store.Page) (string, error) {

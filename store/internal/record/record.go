@@ -156,12 +156,36 @@ func NewExecution(tenantID string, p *store.ExecutionInsertParams) (*store.Execu
 	ex := &store.Execution{
 		ID: store.NewID("ex"), TenantID: tenantID, WorkflowID: p.WorkflowID, WorkflowVersion: p.WorkflowVersion,
 		Status: store.ExecutionQueued, DeadlineAt: NormPtr(p.DeadlineAt), Trigger: p.Trigger, Input: input, CreatedAt: t,
+		AdmittedAt: &t,
 	}
 	runs, err := newRuns("ExecutionInsert", tenantID, ex.ID, p.Runs, t, 1)
 	if err != nil {
 		return nil, nil, err
 	}
 	return ex, runs, nil
+}
+
+// Admission decides whether a new execution takes one of its tenant's
+// execution slots, given how many of the tenant's executions are admitted
+// and unfinished (active) and how many wait. It is admitted while a slot is
+// free and nobody waits (first come, first admitted); otherwise it waits:
+// AdmittedAt nil, and its queued runs pending with no parent left, which
+// ExecutionAdmit queues. ErrLimitReached when it would wait beyond
+// p.MaxWaiting.
+func Admission(ex *store.Execution, runs []*store.NodeRun, p *store.ExecutionInsertParams, active, waiting int) error {
+	if p.MaxActive <= 0 || (active < p.MaxActive && waiting == 0) {
+		return nil
+	}
+	if p.MaxWaiting > 0 && waiting >= p.MaxWaiting {
+		return fmt.Errorf("%w: %d executions wait for a slot already", store.ErrLimitReached, waiting)
+	}
+	ex.AdmittedAt = nil
+	for _, r := range runs {
+		if r.Status == store.RunQueued {
+			r.Status = store.RunPending
+		}
+	}
+	return nil
 }
 
 // ResumeRuns checks p and returns the node runs ExecutionResume inserts
