@@ -312,7 +312,10 @@ func (r *Reads) ReadAll(t *testing.T) {
 			return one(err)
 		},
 		func(p store.Page) (string, error) { _, err := s.ExecutionPrune(ctx, since, p.Size()); return one(err) },
-		func(p store.Page) (string, error) { _, err := s.ExecutionWaitingTenants(ctx, p.Size()); return one(err) },
+		func(p store.Page) (string, error) {
+			_, err := s.ExecutionWaitingTenants(ctx, p.Size())
+			return one(err)
+		},
 		func(store.Page) (string, error) { _, err := s.ExecutionAdmit(ctx, tenant, 2); return one(err) },
 		func(store.Page) (string, error) { _, err := s.ExecutionAdmit(ctx, tenant, 0); return one(err) },
 	}
