@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"strconv"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -20,6 +21,12 @@ import (
 // maxWait caps ?wait= on starting an execution.
 const maxWait = 5 * time.Minute
 
+// waitingRetryAfter is the Retry-After, in seconds, of a start refused
+// because too many of the tenant's executions wait for a slot: the queue
+// drains at the pace of whole executions, so a retry sooner would mostly
+// be refused again.
+const waitingRetryAfter = 10
+
 // executionResponse is an execution as the API shows it; Nodes is present
 // when one execution is read.
 type executionResponse struct {
@@ -32,7 +39,8 @@ type executionResponse struct {
 	CreatedAt       time.Time       `json:"created_at"`
 	StartedAt       *time.Time      `json:"started_at"`
 	FinishedAt      *time.Time      `json:"finished_at"`
-	DeadlineAt      *time.Time      `json:"deadline_at" doc:"When it fails with execution_timeout unless finished."`
+	DeadlineAt      *time.Time      `json:"deadline_at" doc:"When it fails with execution_timeout unless finished (a waiting execution's deadline moves by the time it waited)."`
+	AdmittedAt      *time.Time      `json:"admitted_at" doc:"When it got one of the tenant's execution slots; null while it waits for one (status queued)."`
 	Nodes           []nodeRunBody   `json:"nodes,omitempty" doc:"Every node run, attempts included, in the order they were created."`
 }
 
@@ -55,7 +63,7 @@ func newExecutionResponse(ex *store.Execution, runs []*store.NodeRun) executionR
 	r := executionResponse{
 		ID: ex.ID, WorkflowID: ex.WorkflowID, WorkflowVersion: ex.WorkflowVersion, Status: ex.Status,
 		Trigger: ex.Trigger, Error: nullJSON(ex.Error), CreatedAt: ex.CreatedAt,
-		StartedAt: ex.StartedAt, FinishedAt: ex.FinishedAt, DeadlineAt: ex.DeadlineAt,
+		StartedAt: ex.StartedAt, FinishedAt: ex.FinishedAt, DeadlineAt: ex.DeadlineAt, AdmittedAt: ex.AdmittedAt,
 	}
 	if runs != nil {
 		r.Nodes = make([]nodeRunBody, 0, len(runs))
@@ -92,10 +100,10 @@ func (s *Server) registerExecutions() {
 		Method:        http.MethodPost,
 		Path:          apiPrefix + "/workflows/{id}/executions",
 		Summary:       "Run a workflow",
-		Description:   "Starts an execution of the workflow's current version; its trigger.manual node outputs the input items (one empty item when none are given). Answers 202 with the execution at once, or with ?wait= (at most 5m) 200 with the finished execution, or 202 if it has not finished by then.",
+		Description:   "Starts an execution of the workflow's current version; its trigger.manual node outputs the input items (one empty item when none are given). Answers 202 with the execution at once, or with ?wait= (at most 5m) 200 with the finished execution, or 202 if it has not finished by then. When the tenant's executions use every slot (serve --tenant-max-concurrent-executions), it waits, status queued and admitted_at null, until an older one finishes; 429 quota_exceeded with Retry-After when too many wait already.",
 		Tags:          tags,
 		DefaultStatus: http.StatusAccepted,
-		Errors:        []int{http.StatusBadRequest, http.StatusNotFound, http.StatusUnprocessableEntity},
+		Errors:        []int{http.StatusBadRequest, http.StatusNotFound, http.StatusUnprocessableEntity, http.StatusTooManyRequests},
 		// huma documents only DefaultStatus; a start that waits answers 200.
 		Responses: map[string]*huma.Response{
 			"200": {
@@ -295,6 +303,9 @@ func engineProblem(err error) error {
 		return newProblem(CodeExecutionState, ee.Message)
 	case engine.CodeInvalidInput:
 		return newProblem(CodeInvalidRequest, ee.Message, FieldProblem{Location: "body.input", Message: ee.Message})
+	case engine.CodeTooManyWaiting:
+		return newProblem(CodeQuotaExceeded, ee.Message+": retry once some have run").
+			withHeader("Retry-After", strconv.Itoa(waitingRetryAfter))
 	}
 	return err
 }

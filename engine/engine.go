@@ -69,6 +69,15 @@ type Config struct {
 	RedeliverAfter time.Duration
 	// Retention prunes finished executions older than it; 0 keeps them.
 	Retention time.Duration
+	// MaxActiveExecutions is each tenant's execution slots: at most this
+	// many of a tenant's executions run at once, and the next ones wait
+	// (queued) until one finishes, oldest first. It keeps one tenant's
+	// flood from filling the queue ahead of every other tenant's work.
+	// 0: no limit.
+	MaxActiveExecutions int
+	// MaxWaitingExecutions caps the executions of a tenant waiting for a
+	// slot; Start refuses the next one (CodeTooManyWaiting). 0: no cap.
+	MaxWaitingExecutions int
 	// Now is the clock; defaults to time.Now.
 	Now func() time.Time
 }
@@ -101,6 +110,8 @@ type Engine struct {
 	reconcileEvery   time.Duration
 	redeliverAfter   time.Duration
 	retention        time.Duration
+	maxActive        int
+	maxWaiting       int
 
 	versions     *versionCache
 	running      *runningSet
@@ -121,6 +132,8 @@ func New(cfg Config) (*Engine, error) {
 		return nil, errors.New("engine: Config.Runtime is required")
 	case cfg.LeaseDuration < 0, cfg.ExecutionTimeout < 0, cfg.ReconcileInterval < 0, cfg.RedeliverAfter < 0, cfg.Retention < 0:
 		return nil, errors.New("engine: durations must not be negative")
+	case cfg.MaxActiveExecutions < 0, cfg.MaxWaitingExecutions < 0:
+		return nil, errors.New("engine: execution limits must not be negative")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -138,6 +151,8 @@ func New(cfg Config) (*Engine, error) {
 		reconcileEvery:   cmp.Or(cfg.ReconcileInterval, DefaultReconcileInterval),
 		redeliverAfter:   cmp.Or(cfg.RedeliverAfter, DefaultRedeliverAfter),
 		retention:        cfg.Retention,
+		maxActive:        cfg.MaxActiveExecutions,
+		maxWaiting:       cfg.MaxWaitingExecutions,
 		versions:         newVersionCache(256),
 		running:          newRunningSet(),
 		waiters:          newWaiters(),
@@ -194,12 +209,22 @@ func (e *Engine) Start(ctx context.Context, tenantID, workflowID string, p Start
 	deadline := e.now().Add(e.timeoutOf(def))
 	ex, inserted, err := e.store.ExecutionInsert(ctx, tenantID, &store.ExecutionInsertParams{
 		WorkflowID: wf.ID, WorkflowVersion: wf.Version, Trigger: trigger, Input: inputJSON,
-		DeadlineAt: &deadline, Runs: runs,
+		DeadlineAt: &deadline, Runs: runs, MaxActive: e.maxActive, MaxWaiting: e.maxWaiting,
 	})
+	if errors.Is(err, store.ErrLimitReached) {
+		return nil, &Error{Code: CodeTooManyWaiting, Message: fmt.Sprintf(
+			"the tenant's %d execution slots are taken and %d executions wait for one already", e.maxActive, e.maxWaiting)}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("engine: start: %w", err)
 	}
 	e.metrics.executionStarted()
+	if ex.AdmittedAt == nil {
+		// It waits behind older executions; a slot may be free already
+		// (its finish is being admitted right now, or that process died).
+		e.admit(ctx, tenantID)
+		return ex, nil
+	}
 	var queued []*store.OutboxEntry
 	for _, r := range inserted {
 		if r.Status == store.RunQueued {
@@ -209,6 +234,30 @@ func (e *Engine) Start(ctx context.Context, tenantID, workflowID string, p Start
 	}
 	e.enqueue(ctx, queued)
 	return ex, nil
+}
+
+// MaxActiveExecutions is each tenant's execution slots (0: no limit).
+func (e *Engine) MaxActiveExecutions() int { return e.maxActive }
+
+// admit gives the tenant's free execution slots to its oldest waiting
+// executions and enqueues their first runs. A failure is logged and left to
+// the reconciler, which admits for every tenant with waiting executions.
+func (e *Engine) admit(ctx context.Context, tenantID string) {
+	entries, err := e.store.ExecutionAdmit(context.WithoutCancel(ctx), tenantID, e.maxActive)
+	if err != nil {
+		e.log.WarnContext(ctx, "admitting waiting executions failed; the reconciler will retry",
+			slog.String("tenant_id", tenantID), slog.Any("err", err))
+		return
+	}
+	e.enqueue(ctx, entries)
+}
+
+// freed is called when one of the tenant's executions finished: its slot
+// goes to the next waiting execution.
+func (e *Engine) freed(ctx context.Context, tenantID string) {
+	if e.maxActive > 0 {
+		e.admit(ctx, tenantID)
+	}
 }
 
 func hasTrigger(def *workflow.Workflow, kind string) bool {
@@ -357,5 +406,6 @@ func (e *Engine) Cancel(ctx context.Context, tenantID, id string) (*store.Execut
 	e.running.cancelExecution(id)
 	e.metrics.executionFinished(ex.Status)
 	e.waiters.notify(id)
+	e.freed(ctx, tenantID)
 	return ex, nil
 }

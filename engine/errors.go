@@ -19,6 +19,9 @@ const (
 	CodeFinished = "execution_finished"
 	// CodeNotRetryable: only a failed or cancelled execution can be retried.
 	CodeNotRetryable = "execution_not_retryable"
+	// CodeTooManyWaiting: the tenant's executions use every slot and as many
+	// wait for one as Config.MaxWaitingExecutions allows.
+	CodeTooManyWaiting = "too_many_waiting_executions"
 )
 
 // RunError is what a failed node run stores as its error.

@@ -33,7 +33,8 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 
 // ReconcileOnce makes one pass: it queues again the runs whose lease
 // expired, enqueues the outbox entries nobody enqueued (or the queue lost),
-// fails the executions past their deadline and prunes old ones. A step that
+// fails the executions past their deadline, admits waiting executions to
+// free slots and prunes old ones. A step that
 // fails does not keep the others from running; the errors are joined.
 func (e *Engine) ReconcileOnce(ctx context.Context) error {
 	now := e.now()
@@ -80,6 +81,24 @@ func (e *Engine) ReconcileOnce(ctx context.Context) error {
 	}
 	if len(timedOut) > 0 {
 		e.metrics.reconciled("execution_timeout", len(timedOut))
+	}
+
+	// Slots freed by a process that died before admitting the next
+	// execution, by the timeouts above, or by a raised limit.
+	waiting, err := e.store.ExecutionWaitingTenants(ctx, reconcileBatch)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("engine: waiting tenants: %w", err))
+	}
+	for _, tenantID := range waiting {
+		entries, err := e.store.ExecutionAdmit(ctx, tenantID, e.maxActive)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("engine: admit %s: %w", tenantID, err))
+			continue
+		}
+		if len(entries) > 0 {
+			e.metrics.reconciled("admitted", len(entries))
+			e.enqueue(ctx, entries)
+		}
 	}
 
 	if e.retention > 0 {

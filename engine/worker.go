@@ -193,6 +193,7 @@ func (e *Engine) finish(ctx context.Context, tenantID string, run *store.NodeRun
 	if Finished(res.Execution.Status) {
 		e.metrics.executionFinished(res.Execution.Status)
 		e.waiters.notify(res.Execution.ID)
+		defer e.freed(ctx, tenantID) // after this execution's own runs are enqueued
 	}
 	e.enqueue(ctx, res.Queued)
 	return nil

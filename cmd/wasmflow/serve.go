@@ -56,6 +56,11 @@ type serveConfig struct {
 	HTTP registry.HTTPOptions
 	// Limits bound what each tenant may use.
 	Limits api.TenantLimits
+	// MaxActiveExecutions and MaxWaitingExecutions are each tenant's
+	// execution slots and the executions that may wait for one.
+	MaxActiveExecutions, MaxWaitingExecutions int
+	// MaxModuleBytes caps a module a tenant uploads.
+	MaxModuleBytes int64
 }
 
 // Roles of a serve process.
@@ -93,6 +98,9 @@ func newServeCmd(logs *logConfig) *cobra.Command {
 	f.DurationVar(&cfg.Retention, "execution-retention", 0, "prune finished executions older than this (e.g. 720h); 0 keeps them")
 	f.IntVar(&cfg.Limits.RequestsPerMinute, "tenant-requests-per-minute", 6000, "API requests a tenant may make a minute, per API process (0: no limit)")
 	f.IntVar(&cfg.Limits.MaxSecrets, "tenant-max-secrets", 1000, "secrets a tenant may store (0: no limit)")
+	f.IntVar(&cfg.MaxActiveExecutions, "tenant-max-concurrent-executions", 50, "executions of one tenant that run at once; the next ones wait, oldest first (0: no limit; every role must use the same value)")
+	f.Int64Var(&cfg.MaxModuleBytes, "tenant-max-module-bytes", registry.DefaultMaxModuleBytes, "largest node module (.wasm) a tenant may upload; larger uploads are refused with 413 module_too_large")
+	f.IntVar(&cfg.MaxWaitingExecutions, "tenant-max-waiting-executions", 10000, "executions of one tenant that may wait for a slot; more are refused with 429 (0: no cap)")
 	f.BoolVar(&cfg.HTTP.AllowPrivate, "http-allow-private", false, "let nodes' HTTP requests reach loopback and private addresses (labs and tests only; metadata addresses stay closed)")
 	f.Var(addrPortsValue{&cfg.HTTP.AllowAddrs}, "http-allow-addr", "an internal address:port nodes' HTTP requests may reach (repeatable), without opening every private address")
 	f.DurationVar(&cfg.HTTP.Timeout, "http-timeout", hostfuncs.DefaultHTTPTimeout, "time limit of one HTTP request of a node, redirects included")
@@ -171,6 +179,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan
 	}
 	reg, err := registry.New(registry.Config{
 		Store: st, Runtime: rt, Logger: logger, Secrets: secrets, Audit: st, HTTP: cfg.HTTP,
+		MaxModuleBytes: cfg.MaxModuleBytes,
 	})
 	if err != nil {
 		return err
@@ -198,6 +207,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan
 	eng, err := engine.New(engine.Config{
 		Store: st, Queue: q, Modules: reg, Runtime: rt, Logger: logger, Metrics: engineMetrics,
 		LeaseDuration: cfg.Lease, ReconcileInterval: cfg.ReconcileInterval, Retention: cfg.Retention,
+		MaxActiveExecutions: cfg.MaxActiveExecutions, MaxWaitingExecutions: cfg.MaxWaitingExecutions,
 	})
 	if err != nil {
 		return err

@@ -393,7 +393,6 @@ func (s *Store) ExecutionResume(ctx context.Context, tenantID, id string, p *sto
 // ExecutionAdmit gives free execution slots to the tenant's oldest waiting
 // executions.
 func (s *Store) ExecutionAdmit(ctx context.Context, tenantID string, maxActive int) ([]*store.OutboxEntry, error) {
-	now := record.Now()
 	var entries []*store.OutboxEntry
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		active, _, err := lockSlots(ctx, tx, tenantID, maxActive, 1)
@@ -403,6 +402,7 @@ func (s *Store) ExecutionAdmit(ctx context.Context, tenantID string, maxActive i
 		if err != nil {
 			return err
 		}
+		now := record.Now() // under the lock: after the finish that freed a slot
 		var slots any // LIMIT NULL: all
 		if maxActive > 0 {
 			if maxActive <= active {

@@ -361,9 +361,9 @@ func (s *Store) ExecutionResume(ctx context.Context, tenantID, id string, p *sto
 // ExecutionAdmit gives free execution slots to the tenant's oldest waiting
 // executions.
 func (s *Store) ExecutionAdmit(ctx context.Context, tenantID string, maxActive int) ([]*store.OutboxEntry, error) {
-	now := record.Now()
 	var entries []*store.OutboxEntry
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		now := record.Now() // in the transaction: after the finish that freed a slot
 		slots := -1 // all
 		if maxActive > 0 {
 			var active int

@@ -171,9 +171,12 @@ func NewExecution(tenantID string, p *store.ExecutionInsertParams) (*store.Execu
 // free and nobody waits (first come, first admitted); otherwise it waits:
 // AdmittedAt nil, and its queued runs pending with no parent left, which
 // ExecutionAdmit queues. ErrLimitReached when it would wait beyond
-// p.MaxWaiting.
+// p.MaxWaiting. Call it with the tenant's slots locked.
 func Admission(ex *store.Execution, runs []*store.NodeRun, p *store.ExecutionInsertParams, active, waiting int) error {
 	if p.MaxActive <= 0 || (active < p.MaxActive && waiting == 0) {
+		// Now, under the lock: after the finish that freed the slot.
+		t := Now()
+		ex.AdmittedAt = &t
 		return nil
 	}
 	if p.MaxWaiting > 0 && waiting >= p.MaxWaiting {
