@@ -29,11 +29,11 @@ const oneSlowNode = `{"name": "slow", "nodes": [
 // slotsSetup is one store with two tenants that both have test/slow-echo
 // and a workflow using it, and an engine with few workers.
 type slotsSetup struct {
-	st     backendStore
-	eng    *engine.Engine
-	a, b   *harness
-	wfA    string
-	wfB    string
+	st   backendStore
+	eng  *engine.Engine
+	a, b *harness
+	wfA  string
+	wfB  string
 }
 
 func newSlotsSetup(t *testing.T, backend string, maxActive, maxWaiting int, work bool) *slotsSetup {

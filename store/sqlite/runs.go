@@ -364,7 +364,7 @@ func (s *Store) ExecutionAdmit(ctx context.Context, tenantID string, maxActive i
 	var entries []*store.OutboxEntry
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		now := record.Now() // in the transaction: after the finish that freed a slot
-		slots := -1 // all
+		slots := -1         // all
 		if maxActive > 0 {
 			var active int
 			err := tx.QueryRowContext(ctx, `SELECT count(*) FROM executions
