@@ -33,8 +33,11 @@ type BuildOpts struct {
 	Language string
 	// Output receives the build commands and their output. Defaults to discarding.
 	Output io.Writer
-	// LookPath finds a command on PATH. Defaults to exec.LookPath.
+	// LookPath finds a command on PATH (or checks an absolute path).
+	// Defaults to exec.LookPath.
 	LookPath func(string) (string, error)
+	// Glob finds the files a toolchain installs. Defaults to filepath.Glob.
+	Glob func(string) ([]string, error)
 }
 
 // Build builds the project in dir into <name>.wasm beside its
@@ -51,9 +54,12 @@ func Build(ctx context.Context, dir string, opts *BuildOpts) (string, error) {
 	if out == nil {
 		out = io.Discard
 	}
-	lookPath := opts.LookPath
+	lookPath, glob := opts.LookPath, opts.Glob
 	if lookPath == nil {
 		lookPath = exec.LookPath
+	}
+	if glob == nil {
+		glob = filepath.Glob
 	}
 	p, err := OpenProject(dir)
 	if err != nil {
@@ -68,7 +74,7 @@ func Build(ctx context.Context, dir string, opts *BuildOpts) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if t := lang.missing(lookPath); t != nil {
+	if t := lang.missing(lookPath, glob); t != nil {
 		return "", &ToolchainError{Language: lang.Name, Tool: *t}
 	}
 	srcs, err := sources(p.Dir)

@@ -2,7 +2,7 @@ package nodekit
 
 import (
 	"fmt"
-	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -208,23 +208,25 @@ func quoteAll(args []string) []string {
 }
 
 // missing returns the first tool the build lacks, if any.
-func (l *Language) missing(lookPath func(string) (string, error)) *Tool {
+func (l *Language) missing(lookPath func(string) (string, error), glob func(string) ([]string, error)) *Tool {
 	for i := range l.Tools {
 		t := &l.Tools[i]
 		if t.Command != "" {
-			if filepath.IsAbs(t.Command) {
-				if _, err := os.Stat(t.Command); err != nil {
-					return t
-				}
-			} else if _, err := lookPath(t.Command); err != nil {
+			if _, err := lookPath(t.Command); err != nil {
 				return t
 			}
 		}
 		if t.Files != "" {
-			if m, _ := filepath.Glob(t.Files); len(m) == 0 {
+			if m, err := glob(t.Files); err != nil || len(m) == 0 {
 				return t
 			}
 		}
 	}
 	return nil
+}
+
+// Missing returns the first tool a build in the language would lack on
+// this machine, or nil when it has them all.
+func (l *Language) Missing() *Tool {
+	return l.missing(exec.LookPath, filepath.Glob)
 }
