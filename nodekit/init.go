@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -101,17 +100,4 @@ func Init(p InitParams) ([]string, error) {
 		}
 	}
 	return written, nil
-}
-
-// templateFiles lists the embedded files of one template folder, relative
-// to it and without .tmpl: for the test that keeps SDK copies equal.
-func templateFiles(dir string) ([]string, error) {
-	var out []string
-	err := fs.WalkDir(templates, path.Join("template", dir), func(name string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			out = append(out, strings.TrimSuffix(strings.TrimPrefix(name, "template/"+dir+"/"), ".tmpl"))
-		}
-		return err
-	})
-	return out, err
 }
