@@ -418,3 +418,31 @@ func requireTool(t *testing.T, lang string) {
 		t.Skipf("no %s toolchain: %s", lang, tool.Install)
 	}
 }
+
+// Every example module inspects without a problem against its manifest,
+// and its detected ABI is the manifest's; the small ones pass node test
+// on their own testdata.
+func TestExamples(t *testing.T) {
+	t.Parallel()
+	rt := newRuntime(t)
+	manifests, err := filepath.Glob(filepath.Join("..", "plugins-examples", "*", "wasmflow.json"))
+	require.NoError(t, err)
+	require.NotEmpty(t, manifests)
+	for _, mf := range manifests {
+		dir := filepath.Dir(mf)
+		p, err := nodekit.OpenProject(dir)
+		require.NoError(t, err)
+		wasm, err := os.ReadFile(p.WasmPath())
+		require.NoError(t, err)
+		r, err := nodekit.Inspect(t.Context(), rt, wasm, p.ManifestBytes)
+		require.NoError(t, err, dir)
+		require.Empty(t, r.Problems, dir)
+		require.Equal(t, p.Manifest.ABI, r.ABI, dir)
+	}
+	for _, name := range []string{"hash", "filter", "text-template"} {
+		report, err := nodekit.Test(t.Context(), filepath.Join("..", "plugins-examples", name), &nodekit.TestOpts{Runtime: rt})
+		require.NoError(t, err)
+		require.Zero(t, report.Failed, "%s: %+v", name, report.Cases)
+		require.Positive(t, report.Passed)
+	}
+}
