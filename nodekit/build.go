@@ -90,7 +90,9 @@ func Build(ctx context.Context, dir string, opts *BuildOpts) (string, error) {
 		}
 		args := expand(s.Args, p.Dir, wasm, srcs)
 		env := expand(s.Env, p.Dir, wasm, srcs)
-		fmt.Fprintf(out, "$ %s\n", strings.Join(quoteAll(append(env[:len(env):len(env)], args...)), " "))
+		if _, err := fmt.Fprintf(out, "$ %s\n", strings.Join(quoteAll(append(env[:len(env):len(env)], args...)), " ")); err != nil {
+			return "", fmt.Errorf("nodekit: build: %w", err)
+		}
 		cmd := exec.CommandContext(ctx, args[0], args[1:]...) //nolint:gosec // the language's own build commands
 		cmd.Dir = p.Dir
 		cmd.Env = append(os.Environ(), env...)

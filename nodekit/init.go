@@ -92,7 +92,7 @@ func Init(p InitParams) ([]string, error) {
 	slices.Sort(written)
 	for _, rel := range written {
 		dst := filepath.Join(p.Dir, filepath.FromSlash(rel))
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil { //nolint:gosec // G301: a source tree, not secrets
 			return nil, fmt.Errorf("nodekit: init: %w", err)
 		}
 		if err := os.WriteFile(dst, files[rel], 0o644); err != nil { //nolint:gosec // G306: project sources, not secrets

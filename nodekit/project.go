@@ -28,7 +28,7 @@ func OpenProject(dir string) (*Project, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nodekit: %w", err)
 	}
-	raw, err := os.ReadFile(filepath.Join(abs, registry.ManifestFile))
+	raw, err := os.ReadFile(filepath.Join(abs, registry.ManifestFile)) //nolint:gosec // the developer names the project
 	if err != nil {
 		return nil, fmt.Errorf("nodekit: %s is not a node project: %w", abs, err)
 	}

@@ -36,13 +36,14 @@ func newNodeInitCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "created %s (%s) in %s:\n", name, lang, dir)
+			var b strings.Builder
+			fmt.Fprintf(&b, "created %s (%s) in %s:\n", name, lang, dir)
 			for _, f := range files {
-				fmt.Fprintf(out, "  %s\n", f)
+				fmt.Fprintf(&b, "  %s\n", f)
 			}
-			fmt.Fprintf(out, "next: cd %s && wasmflow node build && wasmflow node test\n", dir)
-			return nil
+			fmt.Fprintf(&b, "next: cd %s && wasmflow node build && wasmflow node test\n", dir)
+			_, err = io.WriteString(cmd.OutOrStdout(), b.String())
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&lang, "lang", "", "language: "+strings.Join(nodekit.Languages(), ", "))
@@ -66,8 +67,8 @@ func newNodeBuildCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "built %s (%d bytes)\n", path, info.Size())
-			return nil
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "built %s (%d bytes)\n", path, info.Size())
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&lang, "lang", "", "language, when the project's files do not say: "+strings.Join(nodekit.Languages(), ", "))
