@@ -99,3 +99,10 @@ check: ## gofmt and go mod tidy leave the tree unchanged
 .PHONY: clean
 clean: ## remove build output (not ./wasmflow-data)
 	rm -rf bin coverage.out
+
+.PHONY: nodekit-sdk
+nodekit-sdk: ## copy the guest SDKs of plugins-examples/sdk into the node templates of `wasmflow node init`
+	@for pair in go:go/sdk c:c/sdk rust:rust assemblyscript:assemblyscript/assembly/wasmflow; do \
+	  from=plugins-examples/sdk/$${pair%%:*}; to=nodekit/template/$${pair#*:}; mkdir -p $$to; \
+	  for f in $$from/*; do cp $$f $$to/$$(basename $$f).tmpl; done; \
+	done

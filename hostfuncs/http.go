@@ -105,6 +105,14 @@ type HTTPConfig struct {
 	// nodes may reach, still only for granted hosts, without opening every
 	// private address as AllowPrivate does.
 	AllowAddrs []netip.AddrPort
+
+	// Transport, when set, answers every request (redirect hops included)
+	// instead of the network: `wasmflow node test` answers from recorded
+	// fixtures. Every check before the network still applies (input, grant,
+	// IP literals, request count, secrets, redirects, the response cap); the
+	// dial-time address checks do not, as nothing is dialed. Nil: the
+	// function's own transport, which dials with those checks.
+	Transport http.RoundTripper
 }
 
 // HTTPRequestRecord describes one call of wasmflow_http_fetch.
@@ -325,8 +333,12 @@ func (r *httpRun) fetch(ctx context.Context, in []byte, rec *HTTPRequestRecord) 
 	if req.Header.Get("User-Agent") == "" {
 		req.Header.Set("User-Agent", "wasmflow")
 	}
+	var transport http.RoundTripper = r.transport
+	if r.cfg.Transport != nil {
+		transport = r.cfg.Transport
+	}
 	client := &http.Client{
-		Transport:     r.transport,
+		Transport:     transport,
 		CheckRedirect: r.checkRedirect(tgt, secretHeaders, rec),
 	}
 	resp, err := client.Do(req)

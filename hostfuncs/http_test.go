@@ -968,3 +968,69 @@ func FuzzHTTPFetchInput(f *testing.F) {
 		}
 	})
 }
+
+// roundTripFunc answers requests without a network.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestHTTPFetchTransport: a Transport answers instead of the network, every
+// redirect hop included, while the checks before the network still apply:
+// the grant, IP literals, the response cap; and nothing is resolved.
+func TestHTTPFetchTransport(t *testing.T) {
+	t.Parallel()
+	var seen []string
+	var mu sync.Mutex
+	transport := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		mu.Lock()
+		seen = append(seen, r.Method+" "+r.URL.String())
+		mu.Unlock()
+		switch r.URL.Path {
+		case "/moved":
+			return &http.Response{StatusCode: http.StatusFound, Header: http.Header{"Location": {"https://api.example.com/here"}},
+				Body: http.NoBody, Request: r}, nil
+		case "/outside":
+			return &http.Response{StatusCode: http.StatusFound, Header: http.Header{"Location": {"https://evil.example.net/"}},
+				Body: http.NoBody, Request: r}, nil
+		case "/big":
+			return &http.Response{StatusCode: http.StatusOK, Body: io.NopCloser(strings.NewReader(strings.Repeat("x", 100))), Request: r}, nil
+		case "/fail":
+			return nil, errors.New("no recorded fixture for GET https://api.example.com/fail")
+		}
+		return &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"text/plain"}},
+			Body: io.NopCloser(strings.NewReader("hi " + r.URL.Path)), Request: r}, nil
+	})
+	resolver := &countingResolver{}
+	f := hostfuncs.HTTPFetch(hostfuncs.HTTPConfig{
+		Grant:     workflow.HTTPCapability{Hosts: []string{"api.example.com", "127.0.0.1"}},
+		Transport: transport, Resolver: resolver, MaxResponseBytes: 50,
+	})
+
+	rep, _ := fetch(t, f, get("https://api.example.com/a"))
+	require.Equal(t, "hi /a", string(requireOK(t, rep, http.StatusOK)))
+	require.Equal(t, "text/plain", rep.Headers["content-type"])
+
+	rep, _ = fetch(t, f, get("https://api.example.com/moved"))
+	require.Equal(t, "hi /here", string(requireOK(t, rep, http.StatusOK)))
+
+	rep, _ = fetch(t, f, get("https://api.example.com/outside"))
+	requireCode(t, rep, hostfuncs.HTTPCodeHostNotAllowed, "evil.example.net")
+
+	rep, _ = fetch(t, f, get("https://other.example.com/"))
+	requireCode(t, rep, hostfuncs.HTTPCodeHostNotAllowed)
+
+	rep, _ = fetch(t, f, get("http://127.0.0.1/"))
+	requireCode(t, rep, hostfuncs.HTTPCodeSSRFBlocked)
+
+	rep, _ = fetch(t, f, get("https://api.example.com/big"))
+	requireCode(t, rep, hostfuncs.HTTPCodeResponseTooLarge)
+
+	rep, _ = fetch(t, f, get("https://api.example.com/fail"))
+	requireCode(t, rep, hostfuncs.HTTPCodeNetwork, "no recorded fixture for GET https://api.example.com/fail")
+
+	require.Zero(t, resolver.n.Load())
+	require.Equal(t, []string{
+		"GET https://api.example.com/a", "GET https://api.example.com/moved", "GET https://api.example.com/here",
+		"GET https://api.example.com/outside", "GET https://api.example.com/big", "GET https://api.example.com/fail",
+	}, seen)
+}

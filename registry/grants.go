@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"slices"
 	"strings"
@@ -44,6 +45,10 @@ type HTTPOptions struct {
 	MaxRequests int
 	// Resolver resolves host names; nil is the system's.
 	Resolver hostfuncs.NetResolver
+	// Transport answers requests instead of the network (see
+	// hostfuncs.HTTPConfig.Transport); nil sends them. `wasmflow node test`
+	// sets it to answer from recorded fixtures.
+	Transport http.RoundTripper
 }
 
 // Default caps of a run's host function calls.
@@ -139,6 +144,7 @@ func (r *Registry) HostSession(ctx context.Context, g RunGrant) *HostSession {
 			AllowPrivate:     r.http.AllowPrivate,
 			AllowAddrs:       r.http.AllowAddrs,
 			Resolver:         r.http.Resolver,
+			Transport:        r.http.Transport,
 			Secrets: func(ctx context.Context, name string) (string, error) {
 				return s.readSecret(ctx, name, "http_header")
 			},

@@ -43,6 +43,9 @@ type TestRunResult struct {
 	LogsTruncated bool
 	// Duration is the run's wall time (all the runs', for raw IO).
 	Duration time.Duration
+	// MemoryPeakBytes is the largest size the run's linear memories reached
+	// together (see runtime.Result).
+	MemoryPeakBytes uint64
 	// HostCalls are the secret reads and requests the run made.
 	HostCalls []HostCall
 }
@@ -72,12 +75,24 @@ const (
 // a result that holds the run's logs and duration; an unknown version is
 // store.ErrNotFound.
 func (r *Registry) TestRun(ctx context.Context, tenantID, name, version string, in *TestRunInput) (*TestRunResult, error) {
-	if in == nil {
-		in = &TestRunInput{}
-	}
 	mod, err := r.Load(ctx, tenantID, name, version)
 	if err != nil {
 		return nil, err
+	}
+	return r.TestRunModule(ctx, tenantID, mod, in)
+}
+
+// TestRunModule runs mod as [Registry.TestRun] runs a stored version: the
+// same input document, host functions, grant, limits, redaction and
+// errors. mod need not be stored: [Registry.Check] returns one from a
+// module's bytes and manifest (`wasmflow node test` runs it so, without a
+// server). tenantID is the tenant whose secrets the run may read.
+func (r *Registry) TestRunModule(ctx context.Context, tenantID string, mod *Module, in *TestRunInput) (*TestRunResult, error) {
+	if mod == nil || mod.Version == nil || mod.Manifest == nil {
+		return nil, errors.New("registry: test run: a module with its version and manifest is required")
+	}
+	if in == nil {
+		in = &TestRunInput{}
 	}
 	items := in.Items
 	if items == nil {
@@ -255,6 +270,7 @@ func (t *TestRunResult) add(res *runtime.Result) {
 	t.Logs = append(t.Logs, res.Logs...)
 	t.LogsTruncated = t.LogsTruncated || res.LogsTruncated
 	t.Duration += res.Duration
+	t.MemoryPeakBytes = max(t.MemoryPeakBytes, res.MemoryPeakBytes)
 }
 
 // runFailure turns a run's error into a *RunError when the module failed;

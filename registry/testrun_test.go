@@ -304,3 +304,38 @@ func TestTestRunRuntimeClosed(t *testing.T) {
 	require.Error(t, err)
 	require.NotErrorIs(t, err, store.ErrNotFound)
 }
+
+// Check refuses what Upload refuses and stores nothing; what it accepts runs
+// through TestRunModule exactly as the stored version runs through TestRun.
+func TestCheckAndTestRunModule(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := t.Context()
+
+	_, err := e.reg.Check(ctx, &registry.UploadParams{Module: fixture(t, "unknown_hostfunc.wasm"), Manifest: manifest(t)})
+	refusal(t, err, registry.CodeImportNotAllowed)
+	_, err = e.reg.Check(ctx, nil)
+	refusal(t, err, registry.CodeModuleInvalid)
+
+	wasm := fixture(t, "guest.wasm")
+	mod, err := e.reg.Check(ctx, &registry.UploadParams{Module: wasm, Manifest: manifest(t)})
+	require.NoError(t, err)
+	require.Equal(t, "acme/guest", mod.Version.Name)
+	require.Equal(t, int64(len(wasm)), mod.Version.Size)
+	require.True(t, strings.HasPrefix(mod.Version.Digest, "sha256:"))
+	_, err = e.reg.Get(ctx, e.tenant, "acme/guest", "1.0.0")
+	require.ErrorIs(t, err, store.ErrNotFound, "Check stores nothing")
+
+	in := &registry.TestRunInput{Items: []workflow.Item{{"id": 1}}, Params: map[string]any{"p": true}}
+	local, err := e.reg.TestRunModule(ctx, e.tenant, mod, in)
+	require.NoError(t, err)
+	require.Positive(t, local.MemoryPeakBytes)
+	e.upload(t, e.tenant, "guest.wasm", manifest(t))
+	stored, err := e.reg.TestRun(ctx, e.tenant, "acme/guest", "1.0.0", in)
+	require.NoError(t, err)
+	require.JSONEq(t, string(stored.Output), string(local.Output))
+	require.Equal(t, stored.MemoryPeakBytes, local.MemoryPeakBytes)
+
+	_, err = e.reg.TestRunModule(ctx, e.tenant, nil, in)
+	require.ErrorContains(t, err, "module with its version and manifest is required")
+}

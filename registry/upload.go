@@ -44,35 +44,11 @@ type UploadParams struct {
 // version with other bytes or another manifest is an *Error with code
 // version_immutable that matches store.ErrConflict.
 func (r *Registry) Upload(ctx context.Context, tenantID string, p *UploadParams) (*store.ModuleVersion, bool, error) {
-	if p == nil {
-		p = &UploadParams{}
-	}
-	if err := r.checkSizes(p); err != nil {
-		return nil, false, err
-	}
-	m, err := ParseManifest(p.Manifest)
+	mod, err := r.Check(ctx, p)
 	if err != nil {
 		return nil, false, err
 	}
-	sig, err := checkSignature(p.Signature)
-	if err != nil {
-		return nil, false, err
-	}
-	if err := r.checkModule(ctx, m, p.Module); err != nil {
-		return nil, false, err
-	}
-	manifest, err := json.Marshal(m)
-	if err != nil {
-		return nil, false, fmt.Errorf("registry: encode manifest: %w", err)
-	}
-	v := &store.ModuleVersion{
-		Name:      m.Name,
-		Version:   m.Version,
-		Digest:    digestOf(p.Module),
-		ABI:       m.ABI,
-		Manifest:  manifest,
-		Signature: sig,
-	}
+	v := mod.Version
 
 	existing, err := r.store.ModuleVersionGet(ctx, tenantID, v.Name, v.Version)
 	switch {
@@ -107,6 +83,46 @@ func (r *Registry) Upload(ctx context.Context, tenantID string, p *UploadParams)
 		slog.String("tenant_id", tenantID), slog.String("module", v.Name+"@"+v.Version),
 		slog.String("digest", v.Digest), slog.Int64("size", stored.Size))
 	return stored, true, nil
+}
+
+// Check makes every check of [Registry.Upload] but stores nothing, and
+// returns the module ready to run: its Version holds the name, version,
+// digest, ABI, size, normalized manifest and signature as Upload would store
+// them (no tenant, no creation time). A refusal is the *[Error] Upload would
+// return. `wasmflow node test` runs a module only after this check, so a
+// module that passes locally is one the server accepts. Safe for concurrent use.
+func (r *Registry) Check(ctx context.Context, p *UploadParams) (*Module, error) {
+	if p == nil {
+		p = &UploadParams{}
+	}
+	if err := r.checkSizes(p); err != nil {
+		return nil, err
+	}
+	m, err := ParseManifest(p.Manifest)
+	if err != nil {
+		return nil, err
+	}
+	sig, err := checkSignature(p.Signature)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.checkModule(ctx, m, p.Module); err != nil {
+		return nil, err
+	}
+	manifest, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("registry: encode manifest: %w", err)
+	}
+	v := &store.ModuleVersion{
+		Name:      m.Name,
+		Version:   m.Version,
+		Digest:    digestOf(p.Module),
+		ABI:       m.ABI,
+		Size:      int64(len(p.Module)),
+		Manifest:  manifest,
+		Signature: sig,
+	}
+	return &Module{Version: v, Manifest: m, Wasm: p.Module}, nil
 }
 
 // sameVersion checks that an upload of an existing version repeats it: the

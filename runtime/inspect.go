@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/wasmflow/wasmflow/hostfuncs"
+	"github.com/wasmflow/wasmflow/workflow"
 )
 
 // Import modules a node module may link against.
@@ -120,6 +121,27 @@ func (mi *ModuleInfo) export(name string) (Export, bool) {
 		}
 	}
 	return Export{}, false
+}
+
+// ABIRaw is what [ModuleInfo.DetectABI] calls a module that fits neither
+// ABI: it imports nothing from Extism and exports no WASI _start.
+const ABIRaw = "raw"
+
+// DetectABI says which ABI the module was built for, from its imports and
+// exports alone (a manifest's abi is what decides how it runs):
+// workflow.ABIExtism when it imports the Extism kernel (extism:host/env) or
+// a host function (extism:host/user); else workflow.ABIWASICommand when it
+// exports _start as () -> (); else ABIRaw.
+func (mi *ModuleInfo) DetectABI() string {
+	for _, im := range mi.Imports {
+		if im.Kind == ImportExtismEnv || im.Kind == ImportHostFunc {
+			return workflow.ABIExtism
+		}
+	}
+	if e, ok := mi.export("_start"); ok && e.Extern == "func" && len(e.Params) == 0 && len(e.Results) == 0 {
+		return workflow.ABIWASICommand
+	}
+	return ABIRaw
 }
 
 // importsWASI reports whether the module imports anything from WASI.

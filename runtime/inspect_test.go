@@ -170,3 +170,19 @@ func TestInspectCompilerPanic(t *testing.T) {
 	_, err := r.Inspect(t.Context(), fixture(t, "extism_guest.wasm"))
 	require.NoError(t, err)
 }
+
+// DetectABI reads the ABI from imports and exports alone.
+func TestDetectABI(t *testing.T) {
+	t.Parallel()
+	r := newRuntime(t, runtime.Config{})
+	for file, want := range map[string]string{
+		"extism_guest.wasm":          "extism-v1",
+		"extism_unknown_import.wasm": "extism-v1", // a host function import alone says Extism
+		"wasi_cat.wasm":              "wasi-command-v1",
+		"kinds.wasm":                 runtime.ABIRaw,
+	} {
+		info, err := r.Inspect(t.Context(), fixture(t, file))
+		require.NoError(t, err, file)
+		require.Equal(t, want, info.DetectABI(), file)
+	}
+}
