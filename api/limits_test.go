@@ -3,12 +3,14 @@ package api
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/wasmflow/wasmflow/auth/vault"
+	"github.com/wasmflow/wasmflow/engine"
 )
 
 // A tenant over its requests a minute gets 429 with Retry-After, while
@@ -77,4 +79,44 @@ func TestSecretQuota(t *testing.T) {
 	r = e.do(req{method: http.MethodDelete, path: "/api/v1/secrets/b", key: e.key})
 	require.Equal(t, http.StatusNoContent, r.status)
 	require.Equal(t, http.StatusCreated, create("c").status)
+}
+
+// With the tenant's one execution slot taken, a start waits (202, status
+// queued, admitted_at null); past the waiting cap it is 429 quota_exceeded
+// with Retry-After, and the execution is not stored. No worker runs here,
+// so nothing finishes and frees the slot.
+func TestExecutionSlots(t *testing.T) {
+	t.Parallel()
+	e := newEnvWith(t, envOpts{engine: true, idle: true,
+		slots: engine.Config{MaxActiveExecutions: 1, MaxWaitingExecutions: 1}})
+	wf := e.saveWorkflow(e.key, chain("slots"))
+	start := func() *response {
+		return e.do(req{method: http.MethodPost, path: "/api/v1/workflows/" + wf + "/executions", key: e.key, body: map[string]any{}})
+	}
+	var first, second executionResponse
+	r := start()
+	require.Equal(t, http.StatusAccepted, r.status, "body: %s", r.body)
+	r.decode(t, &first)
+	require.NotNil(t, first.AdmittedAt, "the first execution takes the slot")
+	r = start()
+	require.Equal(t, http.StatusAccepted, r.status, "body: %s", r.body)
+	r.decode(t, &second)
+	require.Equal(t, "queued", second.Status)
+	require.Nil(t, second.AdmittedAt, "the second waits for it")
+	require.Contains(t, string(r.body), `"admitted_at":null`)
+
+	r = start()
+	p := r.problem(t, http.StatusTooManyRequests, CodeQuotaExceeded)
+	require.Contains(t, p.Detail, "1 execution slots are taken and 1 executions wait")
+	require.Equal(t, "10", r.header.Get("Retry-After"))
+	list := e.do(req{method: http.MethodGet, path: "/api/v1/executions", key: e.key})
+	require.Equal(t, http.StatusOK, list.status)
+	require.Equal(t, 2, strings.Count(string(list.body), `"id":"ex_`), "the refused start stored nothing")
+
+	// Cancelling the first admits the second at once.
+	r = e.do(req{method: http.MethodPost, path: "/api/v1/executions/" + first.ID + "/cancel", key: e.key})
+	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+	r = e.do(req{method: http.MethodGet, path: "/api/v1/executions/" + second.ID, key: e.key})
+	r.decode(t, &second)
+	require.NotNil(t, second.AdmittedAt)
 }

@@ -98,6 +98,11 @@ type envOpts struct {
 	// (configured by registry when set) and its runtime, with a worker and
 	// a reconciler running until the test ends.
 	engine bool
+	// slots configures the engine's per-tenant execution slots
+	// (MaxActiveExecutions, MaxWaitingExecutions; the rest is ignored).
+	slots engine.Config
+	// idle runs no worker: started executions stay queued.
+	idle bool
 }
 
 func newEnv(t testing.TB) *env { return newEnvWith(t, envOpts{}) }
@@ -121,7 +126,7 @@ func newEnvWith(t testing.TB, o envOpts) *env {
 		if o.registry != nil {
 			rcfg = *o.registry
 		}
-		cfg.Registry, cfg.Engine, cfg.Metrics = startEngine(t, st, rcfg, cfg.Logger)
+		cfg.Registry, cfg.Engine, cfg.Metrics = startEngine(t, st, rcfg, cfg.Logger, o)
 	case o.registry != nil:
 		cfg.Registry = registrytest.New(t, st, *o.registry)
 	}
@@ -136,7 +141,7 @@ func newEnvWith(t testing.TB, o envOpts) *env {
 // in-process queue and an engine with its metrics, and runs the engine's
 // worker and reconciler until the test ends (before the store closes, after
 // the server has: cleanups run last registered first).
-func startEngine(t testing.TB, st *sqlite.Store, rcfg registry.Config, logger *slog.Logger) (*registry.Registry, *engine.Engine, http.Handler) {
+func startEngine(t testing.TB, st *sqlite.Store, rcfg registry.Config, logger *slog.Logger, o envOpts) (*registry.Registry, *engine.Engine, http.Handler) {
 	t.Helper()
 	// Not registrytest.New: the engine runs modules on the registry's runtime.
 	rt, err := runtime.New(context.Background(), runtime.Config{})
@@ -154,11 +159,14 @@ func startEngine(t testing.TB, st *sqlite.Store, rcfg registry.Config, logger *s
 	eng, err := engine.New(engine.Config{
 		Store: st, Queue: q, Modules: reg, Runtime: rt, Logger: logger, Metrics: m,
 		ReconcileInterval: 50 * time.Millisecond, RedeliverAfter: 500 * time.Millisecond,
+		MaxActiveExecutions: o.slots.MaxActiveExecutions, MaxWaitingExecutions: o.slots.MaxWaitingExecutions,
 	})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Go(func() { _ = eng.Work(ctx) })
+	if !o.idle {
+		wg.Go(func() { _ = eng.Work(ctx) })
+	}
 	wg.Go(func() { _ = eng.Reconcile(ctx) })
 	t.Cleanup(func() {
 		cancel()

@@ -134,6 +134,16 @@ var routeCases = map[string]routeCase{
 		return req{method: http.MethodPost, path: "/api/v1/tenants/" + f.tenantID + "/api-keys", body: map[string]any{"name": f.name("k"), "role": "viewer"}}
 	}},
 
+	"login": {role: public, request: func(f *routeFixture) req {
+		return req{method: http.MethodPost, path: "/api/v1/auth/login", body: f.newLogin()}
+	}},
+	"refreshSession": {role: public, request: func(f *routeFixture) req {
+		return req{method: http.MethodPost, path: "/api/v1/auth/refresh", body: map[string]any{"refresh_token": f.newSession()}}
+	}},
+	"logout": {role: public, request: func(f *routeFixture) req {
+		return req{method: http.MethodPost, path: "/api/v1/auth/logout", body: map[string]any{"refresh_token": f.newSession()}}
+	}},
+
 	"listAudit": {role: auth.RoleAdmin, request: func(*routeFixture) req {
 		return req{method: http.MethodGet, path: "/api/v1/audit"}
 	}},
@@ -197,6 +207,26 @@ func (f *routeFixture) newMember() string {
 	return m.UserID
 }
 
+// newLogin adds a member with a password and returns the body that signs
+// it in: a new email each time, so the sign-in limit per email is not hit.
+func (f *routeFixture) newLogin() map[string]any {
+	email := f.name("login") + "@example.com"
+	r := f.e.do(req{method: http.MethodPost, path: "/api/v1/members", key: f.owner,
+		body: map[string]any{"email": email, "role": "viewer", "password": "correct horse battery"}})
+	require.Equal(f.e.t, http.StatusCreated, r.status, "body: %s", r.body)
+	return map[string]any{"email": email, "password": "correct horse battery", "tenant": f.tenantID}
+}
+
+// newSession signs a new member in and returns its refresh token.
+func (f *routeFixture) newSession() string {
+	r := f.e.do(req{method: http.MethodPost, path: "/api/v1/auth/login", body: f.newLogin()})
+	require.Equal(f.e.t, http.StatusOK, r.status, "body: %s", r.body)
+	var s sessionResponse
+	r.decode(f.e.t, &s)
+	require.NotEmpty(f.e.t, s.RefreshToken)
+	return s.RefreshToken
+}
+
 // newWorkflow creates a trigger-only workflow and returns its id.
 func (f *routeFixture) newWorkflow() string {
 	return f.e.saveWorkflow(f.owner, triggerOnly(f.name("wf")))
@@ -237,7 +267,9 @@ func newRouteEnv(t *testing.T) *env {
 	kr, err := vault.NewKeyring(vault.GenerateKey())
 	require.NoError(t, err)
 	reader := &vault.Reader{Keys: kr}
-	e := newEnvWith(t, envOpts{engine: true, cfg: Config{Vault: kr}, registry: &registry.Config{Secrets: reader}})
+	jwtKeys, err := auth.ParseJWTKeys(auth.NewJWTSeed()) // the /auth routes exist only with keys
+	require.NoError(t, err)
+	e := newEnvWith(t, envOpts{engine: true, cfg: Config{Vault: kr, JWTKeys: jwtKeys}, registry: &registry.Config{Secrets: reader}})
 	reader.Store = e.store // before any request
 	e.client.Timeout = 2 * time.Minute
 	return e
