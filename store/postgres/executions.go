@@ -41,7 +41,8 @@ func (s *Store) ExecutionInsert(ctx context.Context, tenantID string, p *store.E
 		return ex, runs, nil
 	}
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		active, waiting, err := lockSlots(ctx, tx, tenantID, p.MaxActive, p.MaxWaiting)
+		// Whether anyone waits is all that matters without a waiting cap.
+		active, waiting, err := lockSlots(ctx, tx, tenantID, p.MaxActive, max(p.MaxWaiting, 1))
 		if err != nil {
 			return err
 		}

@@ -30,10 +30,18 @@ func (s *Store) ExecutionInsert(ctx context.Context, tenantID string, p *store.E
 		// one cannot interleave with another start or admission.
 		if p.MaxActive > 0 || p.MaxWaiting > 0 {
 			var active, waiting int
+			// Each count stops at the limit that matters (-1: none); without
+			// a waiting cap, whether anyone waits is all that matters.
+			activeCap, waitingCap := -1, max(p.MaxWaiting, 1)
+			if p.MaxActive > 0 {
+				activeCap = p.MaxActive
+			}
 			err := tx.QueryRowContext(ctx, `SELECT
-				(SELECT count(*) FROM executions WHERE tenant_id = $1 AND admitted_at IS NOT NULL AND status IN ('queued', 'running')),
-				(SELECT count(*) FROM executions WHERE tenant_id = $1 AND admitted_at IS NULL AND status = 'queued')`,
-				tenantID).Scan(&active, &waiting)
+				(SELECT count(*) FROM (SELECT 1 FROM executions
+					WHERE tenant_id = $1 AND admitted_at IS NOT NULL AND status IN ('queued', 'running') LIMIT $2)),
+				(SELECT count(*) FROM (SELECT 1 FROM executions
+					WHERE tenant_id = $1 AND admitted_at IS NULL AND status = 'queued' LIMIT $3))`,
+				tenantID, activeCap, waitingCap).Scan(&active, &waiting)
 			if err != nil {
 				return err
 			}

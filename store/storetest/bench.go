@@ -23,6 +23,20 @@ func Bench(b *testing.B, open func(b *testing.B) store.Store) {
 			require.NoError(b, err)
 		}
 	})
+	b.Run("ExecutionInsert10RunsWithSlots", func(b *testing.B) {
+		// The same insert under execution slots: the tenant's slots are
+		// locked and counted first. After the first 50 the slots are full
+		// and every execution waits: the cost of a flood.
+		s := open(b)
+		tenant := newTenant(b, s)
+		w := insertWorkflow(b, s, tenant)
+		p := &store.ExecutionInsertParams{WorkflowID: w.ID, WorkflowVersion: 1, Trigger: "manual",
+			Input: []byte(`[{"email": "a@b.c", "total": 150}]`), Runs: runs(10), MaxActive: 50}
+		for b.Loop() {
+			_, _, err := s.ExecutionInsert(b.Context(), tenant, p)
+			require.NoError(b, err)
+		}
+	})
 	b.Run("RunClaimFinish", func(b *testing.B) {
 		// One claim and one finish per iteration: each finish queues the
 		// next attempt (a retry, with its outbox entry), which the next
