@@ -93,7 +93,7 @@ func newSlotsSetup(t *testing.T, backend string, maxActive, maxWaiting int, work
 func TestTenantSlotsFairness(t *testing.T) {
 	t.Parallel()
 	const (
-		flood   = 40
+		flood   = 24
 		slots   = 2
 		workers = 2
 		// Each of B's two node runs waits behind at most the runs of A's
