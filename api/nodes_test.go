@@ -32,7 +32,7 @@ func newNodeEnv(t testing.TB, cfg registry.Config) *env {
 	e := newEnvWith(t, envOpts{registry: &cfg})
 	// Compiling a module on upload (the 3.4 MB Go example) takes seconds
 	// under -race on a busy machine.
-	e.client.Timeout = 2 * time.Minute
+	e.client.Timeout = 5 * time.Minute
 	return e
 }
 
