@@ -12,7 +12,7 @@ import (
 )
 
 const executionColumns = `id, tenant_id, workflow_id, workflow_version, status, deadline_at, trigger_kind, input, error,
-	created_at, started_at, finished_at`
+	created_at, started_at, finished_at, trigger_node`
 
 const nodeRunColumns = `id, tenant_id, execution_id, node, attempt, status, pending, lease_until, claim_token,
 	input_size, output, logs, error, host_calls, created_at, started_at, finished_at`
@@ -27,9 +27,9 @@ func (s *Store) ExecutionInsert(ctx context.Context, tenantID string, p *store.E
 		return nil, nil, err
 	}
 	b := &pgx.Batch{}
-	b.Queue(`INSERT INTO executions (`+executionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+	b.Queue(`INSERT INTO executions (`+executionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 		ex.ID, ex.TenantID, ex.WorkflowID, ex.WorkflowVersion, ex.Status, ex.DeadlineAt, ex.Trigger, ex.Input, ex.Error,
-		ex.CreatedAt, ex.StartedAt, ex.FinishedAt)
+		ex.CreatedAt, ex.StartedAt, ex.FinishedAt, ex.TriggerNode)
 	queueRuns(b, runs, 0, ex.CreatedAt, ex.CreatedAt)
 	if err := sendBatch(ctx, s.pool, b); err != nil {
 		return nil, nil, err
@@ -103,7 +103,7 @@ func (s *Store) NodeRunList(ctx context.Context, tenantID, executionID string) (
 func scanExecution(r pgx.Row) (*store.Execution, error) {
 	var e store.Execution
 	err := r.Scan(&e.ID, &e.TenantID, &e.WorkflowID, &e.WorkflowVersion, &e.Status, &e.DeadlineAt, &e.Trigger,
-		(*[]byte)(&e.Input), (*[]byte)(&e.Error), &e.CreatedAt, &e.StartedAt, &e.FinishedAt)
+		(*[]byte)(&e.Input), (*[]byte)(&e.Error), &e.CreatedAt, &e.StartedAt, &e.FinishedAt, &e.TriggerNode)
 	e.DeadlineAt, e.CreatedAt, e.StartedAt, e.FinishedAt = utcp(e.DeadlineAt), utc(e.CreatedAt), utcp(e.StartedAt), utcp(e.FinishedAt)
 	return &e, err
 }

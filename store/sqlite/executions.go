@@ -11,7 +11,7 @@ import (
 )
 
 const executionColumns = `id, tenant_id, workflow_id, workflow_version, status, deadline_at, trigger_kind, input, error,
-	created_at, started_at, finished_at`
+	created_at, started_at, finished_at, trigger_node`
 
 const nodeRunColumns = `id, tenant_id, execution_id, node, attempt, status, pending, lease_until, claim_token,
 	input_size, output, logs, error, host_calls, created_at, started_at, finished_at`
@@ -27,9 +27,9 @@ func (s *Store) ExecutionInsert(ctx context.Context, tenantID string, p *store.E
 	}
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO executions (`+executionColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 			ex.ID, ex.TenantID, ex.WorkflowID, ex.WorkflowVersion, ex.Status, usp(ex.DeadlineAt), ex.Trigger,
-			jsonArg(ex.Input), jsonArg(ex.Error), us(ex.CreatedAt), usp(ex.StartedAt), usp(ex.FinishedAt))
+			jsonArg(ex.Input), jsonArg(ex.Error), us(ex.CreatedAt), usp(ex.StartedAt), usp(ex.FinishedAt), ex.TriggerNode)
 		if err != nil {
 			return err
 		}
@@ -120,7 +120,7 @@ func (s *Store) NodeRunList(ctx context.Context, tenantID, executionID string) (
 func scanExecution(r row) (*store.Execution, error) {
 	var e store.Execution
 	return &e, r.Scan(&e.ID, &e.TenantID, &e.WorkflowID, &e.WorkflowVersion, &e.Status, optMicros{&e.DeadlineAt}, &e.Trigger,
-		(*[]byte)(&e.Input), (*[]byte)(&e.Error), micros{&e.CreatedAt}, optMicros{&e.StartedAt}, optMicros{&e.FinishedAt})
+		(*[]byte)(&e.Input), (*[]byte)(&e.Error), micros{&e.CreatedAt}, optMicros{&e.StartedAt}, optMicros{&e.FinishedAt}, &e.TriggerNode)
 }
 
 func scanNodeRun(r row) (*store.NodeRun, error) {
