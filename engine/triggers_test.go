@@ -280,3 +280,103 @@ func (noRuntime) Run(context.Context, *runtime.RunParams) (*runtime.Result, erro
 func (noRuntime) Session(context.Context, *runtime.RunParams) (*runtime.Session, error) {
 	return nil, errors.New("this engine runs no modules")
 }
+
+// waitErrorExecution waits for the first execution of the error workflow.
+func waitErrorExecution(t *testing.T, h *harness, wfID string) *result {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		exs, _, err := h.store.ExecutionList(context.Background(), h.tenant, store.ExecutionFilter{WorkflowID: wfID}, store.Page{})
+		require.NoError(t, err)
+		if len(exs) > 0 {
+			return h.wait(exs[len(exs)-1].ID)
+		}
+		require.True(t, time.Now().Before(deadline), "no execution of the error workflow within a minute")
+		time.Sleep(20 * time.Millisecond) // polling the store for progress
+	}
+}
+
+// TestErrorWorkflow: a failing execution starts its workflow's error
+// workflow with what failed; an error workflow that fails starts nothing.
+func TestErrorWorkflow(t *testing.T) {
+	t.Parallel()
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, m, harnessOpts{})
+			// The error workflow fails too (its node reads a field that is
+			// not a string), and names itself as its error workflow.
+			onError := h.save(`{"name": "on-error", "nodes": [
+				{"name": "failure", "type": "trigger.error"},
+				{"name": "seen", "type": "core.noop"},
+				{"name": "fails-too", "module": "wasmflow/hash", "params": {"field": "node"}}],
+				"connections": [{"from": "failure", "to": "seen"}, {"from": "seen", "to": "fails-too"}]}`)
+			h.update(onError, `{"name": "on-error", "settings": {"error_workflow": "`+onError+`"}, "nodes": [
+				{"name": "failure", "type": "trigger.error"},
+				{"name": "seen", "type": "core.noop"},
+				{"name": "fails-too", "module": "wasmflow/hash", "params": {"field": 7}}],
+				"connections": [{"from": "failure", "to": "seen"}, {"from": "seen", "to": "fails-too"}]}`)
+			wf := h.save(`{"name": "orders", "settings": {"error_workflow": "` + onError + `"}, "nodes": [
+				{"name": "start", "type": "trigger.manual"},
+				{"name": "fails", "module": "wasmflow/hash", "params": {"field": 7}}],
+				"connections": [{"from": "start", "to": "fails"}]}`)
+
+			failed := h.run(wf, workflow.Item{"email": "a@b.c"})
+			require.Equal(t, store.ExecutionFailed, failed.ex.Status)
+
+			r := waitErrorExecution(t, h, onError)
+			require.Equal(t, engine.TriggerError, r.ex.Trigger)
+			require.Equal(t, store.ExecutionFailed, r.ex.Status, "the error workflow fails in turn")
+			items := r.items(t, "seen")
+			require.Len(t, items, 1)
+			item := items[0]
+			require.Equal(t, failed.ex.ID, item["execution_id"])
+			require.Equal(t, wf, item["workflow_id"])
+			require.Equal(t, "orders", item["workflow_name"])
+			require.EqualValues(t, 1, item["workflow_version"])
+			require.Equal(t, "manual", item["trigger"])
+			require.Equal(t, "fails", item["node"])
+			require.NotEmpty(t, item["failed_at"])
+			errObj, _ := item["error"].(map[string]any)
+			require.Equal(t, "guest_error", errObj["kind"])
+			require.NotEmpty(t, errObj["message"])
+
+			// Its failure starts no error workflow: the one execution of
+			// on-error stays the only one, also after the reconciler ran.
+			require.NoError(t, h.eng.ReconcileOnce(t.Context()))
+			exs, _, err := h.store.ExecutionList(t.Context(), h.tenant, store.ExecutionFilter{WorkflowID: onError}, store.Page{})
+			require.NoError(t, err)
+			require.Len(t, exs, 1)
+
+			// A workflow that succeeds starts none either.
+			ok := h.save(`{"name": "fine", "settings": {"error_workflow": "` + onError + `"}, "nodes": [
+				{"name": "start", "type": "trigger.manual"}], "connections": []}`)
+			require.Equal(t, store.ExecutionSucceeded, h.run(ok).ex.Status)
+			exs, _, err = h.store.ExecutionList(t.Context(), h.tenant, store.ExecutionFilter{WorkflowID: onError}, store.Page{})
+			require.NoError(t, err)
+			require.Len(t, exs, 1)
+		})
+	}
+}
+
+// TestTriggerNode: of two webhook nodes, only the one that fired outputs.
+func TestTriggerNode(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, modes[0], harnessOpts{})
+	wf := h.save(`{"name": "two-hooks", "nodes": [
+		{"name": "a", "type": "trigger.webhook", "params": {"path": "a"}},
+		{"name": "b", "type": "trigger.webhook", "params": {"path": "b"}},
+		{"name": "out", "type": "core.merge"}],
+		"connections": [{"from": "a", "to": "out"}, {"from": "b", "to": "out"}]}`)
+	ex, err := h.eng.Start(t.Context(), h.tenant, wf, engine.StartParams{Trigger: engine.TriggerWebhook, Node: "b",
+		Input: []workflow.Item{{"via": "b"}}})
+	require.NoError(t, err)
+	r := h.wait(ex.ID)
+	require.Equal(t, store.ExecutionSucceeded, r.ex.Status)
+	require.Equal(t, store.RunSkipped, r.node(t, "a").Status)
+	require.Equal(t, []map[string]any{{"via": "b"}}, r.items(t, "out"))
+	_, err = h.eng.Start(t.Context(), h.tenant, wf, engine.StartParams{Trigger: engine.TriggerWebhook, Node: "c"})
+	ee, ok := errors.AsType[*engine.Error](err)
+	require.True(t, ok, "%v", err)
+	require.Equal(t, engine.CodeNoTrigger, ee.Code)
+}
