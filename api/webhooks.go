@@ -257,19 +257,19 @@ func SignWebhook(key []byte, ts int64, body []byte) []byte {
 // else body_base64).
 func webhookItem(c *fiber.Ctx, hook *workflow.Webhook, path string, body []byte) (workflow.Item, error) {
 	headers := map[string]any{}
-	c.Request().Header.VisitAll(func(k, v []byte) {
+	for k, v := range c.Request().Header.All() {
 		name := strings.ToLower(string(k))
 		if hook.Auth == workflow.WebhookAuthHeader && strings.EqualFold(name, hook.Header) {
-			return
+			continue
 		}
 		if prev, ok := headers[name].(string); ok {
 			headers[name] = prev + ", " + string(v)
-			return
+			continue
 		}
 		headers[name] = string(v)
-	})
+	}
 	query := map[string]any{}
-	c.Request().URI().QueryArgs().VisitAll(func(k, v []byte) {
+	for k, v := range c.Request().URI().QueryArgs().All() {
 		name, value := string(k), string(v)
 		switch prev := query[name].(type) {
 		case nil:
@@ -279,7 +279,7 @@ func webhookItem(c *fiber.Ctx, hook *workflow.Webhook, path string, body []byte)
 		case []any:
 			query[name] = append(prev, value)
 		}
-	})
+	}
 	item := workflow.Item{"method": c.Method(), "path": path, "headers": headers, "query": query, "body": nil}
 	switch {
 	case len(body) == 0:
