@@ -133,21 +133,29 @@ func TestWebhooks(t *testing.T) {
 		require.Equal(t, map[string]any{"q": "1"}, got[0]["query"])
 
 		// The workflow sets the status, headers and body: one item with
-		// webhook_response. Reserved headers and bad values are dropped.
-		e.uploadDir(e.key, "../plugins-examples/set-fields")
-		e.activeHook(e.key, hookWorkflow("custom", map[string]any{"path": "custom", "respond": "last_node", "response_node": "respond"},
-			map[string]any{"name": "respond", "module": "wasmflow/set-fields@^1", "params": map[string]any{
-				"set": map[string]any{"webhook_response": map[string]any{"status": 201, "body": "created {{ $json.body.x }}",
-					"headers": map[string]any{"X-Custom": "yes", "Content-Length": "1", "X-Bad": "a\r\nb", "X-Wasmflow-Execution-Id": "forged"}}}}},
-			map[string]any{"name": "after", "type": "core.noop"}))
-		r = e.hook(http.MethodPost, tn, "custom", map[string]any{"x": 1}, nil)
+		// webhook_response, here set by a raw-IO echo module from the
+		// request's body. Reserved headers and bad values are dropped.
+		r = e.upload(e.key, moduleParts(t, fixturesDir+"/guest.wasm",
+			testManifest(t, "name", "acme/respond", "io", "raw", "entrypoint", "run"))...)
 		require.Equal(t, http.StatusCreated, r.status, "body: %s", r.body)
-		require.Equal(t, "created 1", string(r.body))
+		e.activeHook(e.key, hookWorkflow("custom", map[string]any{"path": "custom", "respond": "last_node", "response_node": "respond"},
+			map[string]any{"name": "respond", "module": "acme/respond@1.0.0",
+				"params": map[string]any{"input": "{{ $json.body.reply }}", "output_field": "webhook_response"}},
+			map[string]any{"name": "after", "type": "core.noop"}))
+		reply := map[string]any{"status": 201, "body": "created",
+			"headers": map[string]any{"X-Custom": "yes", "Content-Length": "1", "X-Bad": "a\r\nb", "X-Wasmflow-Execution-Id": "forged"}}
+		r = e.hook(http.MethodPost, tn, "custom", map[string]any{"reply": reply}, nil)
+		require.Equal(t, http.StatusCreated, r.status, "body: %s", r.body)
+		require.Equal(t, "created", string(r.body))
 		require.Equal(t, "yes", r.header.Get("X-Custom"))
 		require.Empty(t, r.header.Get("X-Bad"))
 		require.Equal(t, "text/plain; charset=utf-8", r.header.Get("Content-Type"))
 		require.NotEqual(t, "forged", r.header.Get(HeaderExecutionID))
-		require.Len(t, r.body, len("created 1"), "Content-Length is the server's")
+		reply["body"] = map[string]any{"ok": true}
+		r = e.hook(http.MethodPost, tn, "custom", map[string]any{"reply": reply}, nil)
+		require.Equal(t, http.StatusCreated, r.status, "body: %s", r.body)
+		require.JSONEq(t, `{"ok": true}`, string(r.body))
+		require.Equal(t, "application/json", r.header.Get("Content-Type"))
 
 		// A failed execution is 502 and tells nothing of why.
 		e.activeHook(e.key, hookWorkflow("fails", map[string]any{"path": "fails", "respond": "last_node"},
