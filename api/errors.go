@@ -66,6 +66,19 @@ const (
 	CodeExecutionState = "execution_state"
 	// CodeLastOwner: the change would leave the tenant without an owner member.
 	CodeLastOwner = "last_owner"
+	// CodeActivationRefused: the workflow could not run once active; Errors lists why.
+	CodeActivationRefused = "activation_refused"
+	// CodeWebhookConflict: another active workflow of the tenant answers a webhook's method and path.
+	CodeWebhookConflict = "webhook_conflict"
+	// Webhook requests: a wrong token, a wrong or old signature, a signature used before.
+	CodeWebhookTokenInvalid     = "webhook_token_invalid"
+	CodeWebhookSignatureInvalid = "webhook_signature_invalid"
+	CodeWebhookSignatureExpired = "webhook_signature_expired"
+	CodeWebhookReplayed         = "webhook_replayed"
+	// CodeWebhookTimeout: a last_node webhook's execution did not finish within its wait.
+	CodeWebhookTimeout = "webhook_timeout"
+	// CodeExecutionFailed: a last_node webhook's execution failed.
+	CodeExecutionFailed = "execution_failed"
 )
 
 // codeTitles gives each code its fixed title and status.
@@ -106,6 +119,15 @@ var codeTitles = map[string]struct {
 	CodeNoTrigger:         {http.StatusUnprocessableEntity, "workflow has no such trigger"},
 	CodeExecutionState:    {http.StatusConflict, "execution is not in a state that allows this"},
 	CodeLastOwner:         {http.StatusConflict, "the tenant's last owner must stay"},
+
+	CodeActivationRefused:       {http.StatusUnprocessableEntity, "workflow cannot be activated"},
+	CodeWebhookConflict:         {http.StatusConflict, "webhook is another active workflow's"},
+	CodeWebhookTokenInvalid:     {http.StatusUnauthorized, "webhook token missing or wrong"},
+	CodeWebhookSignatureInvalid: {http.StatusUnauthorized, "webhook signature missing or wrong"},
+	CodeWebhookSignatureExpired: {http.StatusUnauthorized, "webhook signature outside its time window"},
+	CodeWebhookReplayed:         {http.StatusConflict, "webhook signature used before"},
+	CodeWebhookTimeout:          {http.StatusGatewayTimeout, "workflow did not finish in time"},
+	CodeExecutionFailed:         {http.StatusBadGateway, "workflow failed"},
 }
 
 // Problem is the body of every error response (RFC 9457) plus a stable

@@ -556,7 +556,7 @@ func TestExecutionRequestProblems(t *testing.T) {
 	e.do(req{method: http.MethodPost, path: "/api/v1/executions/ex_unknown/retry", key: e.key}).problem(t, http.StatusNotFound, CodeNotFound)
 
 	// A workflow without a manual trigger cannot be started by hand.
-	hook := e.saveWorkflow(e.key, map[string]any{"name": "hook", "nodes": []any{map[string]any{"name": "in", "type": "trigger.webhook"}}})
+	hook := e.saveWorkflow(e.key, map[string]any{"name": "hook", "nodes": []any{map[string]any{"name": "in", "type": "trigger.webhook", "params": map[string]any{"path": "in"}}}})
 	p := e.do(req{method: http.MethodPost, path: startPath(hook, "wait=5s"), key: e.key, body: `{}`}).problem(t, http.StatusUnprocessableEntity, CodeNoTrigger)
 	require.Contains(t, p.Detail, "trigger.manual")
 
@@ -844,6 +844,9 @@ func TestExecutionRoutesDocumented(t *testing.T) {
 	for _, rt := range e.srv.app.GetRoutes(true) {
 		if rt.Method == http.MethodGet && (rt.Path == openAPIPath || rt.Path == metricsPath) {
 			continue // the document itself; Prometheus's text, no API operation
+		}
+		if strings.HasPrefix(rt.Path, hooksPrefix+"/") {
+			continue // webhooks: public URLs of the tenants' workflows, not API operations
 		}
 		path := rt.Path
 		for _, seg := range strings.Split(path, "/") {

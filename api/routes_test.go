@@ -72,6 +72,15 @@ var routeCases = map[string]routeCase{
 	"getWorkflowVersion": {role: auth.RoleViewer, request: func(f *routeFixture) req {
 		return req{method: http.MethodGet, path: "/api/v1/workflows/" + f.workflow + "/versions/2"}
 	}},
+	"activateWorkflow": {role: auth.RoleEditor, request: func(f *routeFixture) req {
+		return req{method: http.MethodPost, path: "/api/v1/workflows/" + f.newHookWorkflow() + "/activate"}
+	}},
+	"deactivateWorkflow": {role: auth.RoleEditor, request: func(f *routeFixture) req {
+		return req{method: http.MethodPost, path: "/api/v1/workflows/" + f.newHookWorkflow() + "/deactivate"}
+	}},
+	"getWorkflowTriggers": {role: auth.RoleViewer, request: func(f *routeFixture) req {
+		return req{method: http.MethodGet, path: "/api/v1/workflows/" + f.newHookWorkflow() + "/triggers"}
+	}},
 
 	"uploadNode": {role: auth.RoleEditor, request: func(f *routeFixture) req {
 		body, ct := multipartBody(f.e.t, moduleParts(f.e.t, filepath.Join(fixturesDir, "guest.wasm"),
@@ -230,6 +239,13 @@ func (f *routeFixture) newSession() string {
 // newWorkflow creates a trigger-only workflow and returns its id.
 func (f *routeFixture) newWorkflow() string {
 	return f.e.saveWorkflow(f.owner, triggerOnly(f.name("wf")))
+}
+
+// newHookWorkflow creates a workflow with a webhook on a path of its own
+// and returns its id.
+func (f *routeFixture) newHookWorkflow() string {
+	return f.e.saveWorkflow(f.owner, map[string]any{"name": f.name("hook"), "nodes": []any{
+		map[string]any{"name": "in", "type": "trigger.webhook", "params": map[string]any{"path": f.name("p")}}}})
 }
 
 // newSecret creates a secret whose value is secretValue(name) and returns its name.

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -74,6 +75,14 @@ type Config struct {
 	Vault *vault.Keyring
 	// Limits bound what each tenant may use.
 	Limits TenantLimits
+	// WebhookBodyLimit caps a webhook request's body in bytes (a webhook
+	// node's max_body_bytes may lower it); a larger one gets 413. Defaults
+	// to DefaultBodyLimit (1 MiB).
+	WebhookBodyLimit int
+	// PublicURL is the server's URL as webhook callers reach it
+	// ("https://wasmflow.example.com"), for the webhook URLs the API shows;
+	// empty shows paths only.
+	PublicURL string
 	// JWTKeys sign and verify the access tokens of user sessions. The
 	// /api/v1/auth routes exist, and the API accepts a JWT besides an API
 	// key, only when it is set.
@@ -95,6 +104,10 @@ type Server struct {
 	rates     *rateBuckets // nil: no request limit
 	logins    *rateBuckets // sign-in attempts, by email
 	jwtKeys   *auth.JWTKeys
+	// hookBodyLimit caps webhook bodies; publicURL prefixes webhook URLs.
+	hookBodyLimit int
+	publicURL     string
+	secrets       *vault.Reader // reads webhook keys; nil without a Vault
 
 	app   *fiber.App
 	api   huma.API
@@ -119,8 +132,8 @@ func newServer(cfg Config, extra func(*Server)) (*Server, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("api: Config.Store is required")
 	}
-	if cfg.BodyLimit < 0 {
-		return nil, fmt.Errorf("api: Config.BodyLimit %d is negative", cfg.BodyLimit)
+	if cfg.BodyLimit < 0 || cfg.WebhookBodyLimit < 0 {
+		return nil, errors.New("api: Config.BodyLimit and WebhookBodyLimit must not be negative")
 	}
 	s := &Server{
 		store:     cfg.Store,
@@ -134,6 +147,12 @@ func newServer(cfg Config, extra func(*Server)) (*Server, error) {
 		rates:     newRateBuckets(cfg.Limits.RequestsPerMinute),
 		logins:    newRateBuckets(loginAttemptsPerMinute),
 		jwtKeys:   cfg.JWTKeys,
+
+		hookBodyLimit: cmp.Or(cfg.WebhookBodyLimit, DefaultBodyLimit),
+		publicURL:     strings.TrimRight(cfg.PublicURL, "/"),
+	}
+	if cfg.Vault != nil {
+		s.secrets = &vault.Reader{Store: cfg.Store, Keys: cfg.Vault}
 	}
 	s.readiness = append([]ReadinessCheck{{Name: "store", CheckFunc: cfg.Store.Ping}}, cfg.Readiness...)
 	for _, c := range s.readiness {
@@ -150,7 +169,7 @@ func newServer(cfg Config, extra func(*Server)) (*Server, error) {
 		// fasthttp's own refusal answers 413 before reading the body and
 		// closes the connection, so a client still sending it may see a
 		// reset instead of the answer.
-		BodyLimit:             bodyCeiling(max(s.bodyLimit, s.uploadBodyLimit())),
+		BodyLimit:             bodyCeiling(max(s.bodyLimit, s.uploadBodyLimit(), s.hookBodyLimit)),
 		ErrorHandler:          s.fiberError,
 		DisableStartupMessage: true,
 		// Multipart bodies (node uploads) reach the handler as the bytes
@@ -209,6 +228,9 @@ func newServer(cfg Config, extra func(*Server)) (*Server, error) {
 	if cfg.Metrics != nil {
 		s.app.Add(http.MethodGet, metricsPath, adaptor.HTTPHandler(cfg.Metrics))
 	}
+	if s.engine != nil {
+		s.registerWebhooks()
+	}
 
 	s.known = newRouteTable(s.app.GetRoutes(true))
 	s.app.Use(s.notFoundOrMethod) // last: takes whatever no route did
@@ -228,6 +250,7 @@ func (s *Server) registerRoutes() {
 	s.registerTenants()
 	if s.engine != nil {
 		s.registerExecutions()
+		s.registerTriggers()
 	}
 }
 

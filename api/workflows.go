@@ -442,9 +442,25 @@ func (s *Server) updateWorkflow(ctx context.Context, in *updateWorkflowInput) (*
 	if err != nil {
 		return nil, err
 	}
+	// A save of an active workflow stays active: it must pass the checks
+	// activation makes, and its webhooks must stay its own.
+	current, err := s.store.WorkflowGet(ctx, p.TenantID, in.ID)
+	if err != nil {
+		return nil, err
+	}
+	if current.Active && s.engine != nil {
+		if err := s.checkActivation(ctx, p.TenantID, in.ID, def); err != nil {
+			return nil, err
+		}
+	}
 	w, err := s.store.WorkflowUpdate(ctx, p.TenantID, in.ID, &store.WorkflowUpdateParams{Definition: *def, ExpectedVersion: expected})
 	if errors.Is(err, store.ErrConflict) && expected != 0 {
-		return nil, newProblem(CodeConflict, fmt.Sprintf("the workflow is no longer at version %d: read it again and reapply the change", expected))
+		if cur, gerr := s.store.WorkflowGet(ctx, p.TenantID, in.ID); gerr == nil && cur.Version != expected {
+			return nil, newProblem(CodeConflict, fmt.Sprintf("the workflow is no longer at version %d: read it again and reapply the change", expected))
+		}
+	}
+	if errors.Is(err, store.ErrConflict) && current.Active {
+		return nil, s.activationConflict(ctx, p.TenantID, in.ID, def)
 	}
 	if err != nil {
 		return nil, err

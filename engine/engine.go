@@ -24,6 +24,9 @@ type Store interface {
 	ExecutionInsert(ctx context.Context, tenantID string, p *store.ExecutionInsertParams) (*store.Execution, []*store.NodeRun, error)
 	ExecutionGet(ctx context.Context, tenantID, id string) (*store.Execution, error)
 	NodeRunList(ctx context.Context, tenantID, executionID string) ([]*store.NodeRun, error)
+	ScheduleList(ctx context.Context, page store.Page) ([]*store.Schedule, string, error)
+	ScheduleTickClaim(ctx context.Context, tenantID, workflowID, node string, tick time.Time) error
+	WebhookSignaturePrune(ctx context.Context, now time.Time, limit int) (int, error)
 	store.Runs
 }
 
@@ -78,6 +81,13 @@ type Config struct {
 	// MaxWaitingExecutions caps the executions of a tenant waiting for a
 	// slot; Start refuses the next one (CodeTooManyWaiting). 0: no cap.
 	MaxWaitingExecutions int
+	// ScheduleInterval is the longest pause between scheduler passes (the
+	// scheduler also wakes for the next tick due). Defaults to 1s.
+	ScheduleInterval time.Duration
+	// ScheduleGrace is how late a schedule tick may still fire: a tick
+	// older than it when a scheduler first sees it was missed (no scheduler
+	// ran), and follows its schedule's missed policy. Defaults to 1m.
+	ScheduleGrace time.Duration
 	// Now is the clock; defaults to time.Now.
 	Now func() time.Time
 }
@@ -112,7 +122,10 @@ type Engine struct {
 	retention        time.Duration
 	maxActive        int
 	maxWaiting       int
+	scheduleEvery    time.Duration
+	scheduleGrace    time.Duration
 
+	crons        cronCache
 	versions     *versionCache
 	running      *runningSet
 	waiters      *waiters
@@ -130,7 +143,8 @@ func New(cfg Config) (*Engine, error) {
 		return nil, errors.New("engine: Config.Modules is required")
 	case cfg.Runtime == nil:
 		return nil, errors.New("engine: Config.Runtime is required")
-	case cfg.LeaseDuration < 0, cfg.ExecutionTimeout < 0, cfg.ReconcileInterval < 0, cfg.RedeliverAfter < 0, cfg.Retention < 0:
+	case cfg.LeaseDuration < 0, cfg.ExecutionTimeout < 0, cfg.ReconcileInterval < 0, cfg.RedeliverAfter < 0, cfg.Retention < 0,
+		cfg.ScheduleInterval < 0, cfg.ScheduleGrace < 0:
 		return nil, errors.New("engine: durations must not be negative")
 	case cfg.MaxActiveExecutions < 0, cfg.MaxWaitingExecutions < 0:
 		return nil, errors.New("engine: execution limits must not be negative")
@@ -153,6 +167,8 @@ func New(cfg Config) (*Engine, error) {
 		retention:        cfg.Retention,
 		maxActive:        cfg.MaxActiveExecutions,
 		maxWaiting:       cfg.MaxWaitingExecutions,
+		scheduleEvery:    cmp.Or(cfg.ScheduleInterval, DefaultScheduleInterval),
+		scheduleGrace:    cmp.Or(cfg.ScheduleGrace, DefaultScheduleGrace),
 		versions:         newVersionCache(256),
 		running:          newRunningSet(),
 		waiters:          newWaiters(),
@@ -175,6 +191,10 @@ type StartParams struct {
 	// Input are the items the trigger node outputs; nil or empty gives one
 	// empty item, so that a manual run of a workflow starts something.
 	Input []workflow.Item
+	// Node, when set, names the trigger node that receives Input (the
+	// webhook or schedule that fired); other trigger nodes of the kind are
+	// skipped. Empty gives Input to every trigger node of the kind.
+	Node string
 }
 
 // Start starts an execution of the workflow's current version.
@@ -186,8 +206,12 @@ func (e *Engine) Start(ctx context.Context, tenantID, workflowID string, p Start
 	}
 	def := &wf.Definition
 	trigger := cmp.Or(p.Trigger, TriggerManual)
-	if !hasTrigger(def, trigger) {
-		return nil, &Error{Code: CodeNoTrigger, Message: fmt.Sprintf("the workflow has no trigger.%s node", trigger)}
+	if !hasTrigger(def, trigger, p.Node) {
+		msg := fmt.Sprintf("the workflow has no trigger.%s node", trigger)
+		if p.Node != "" {
+			msg = fmt.Sprintf("the workflow has no trigger.%s node named %q", trigger, p.Node)
+		}
+		return nil, &Error{Code: CodeNoTrigger, Message: msg}
 	}
 	input := p.Input
 	if len(input) == 0 {
@@ -208,7 +232,7 @@ func (e *Engine) Start(ctx context.Context, tenantID, workflowID string, p Start
 	}
 	deadline := e.now().Add(e.timeoutOf(def))
 	ex, inserted, err := e.store.ExecutionInsert(ctx, tenantID, &store.ExecutionInsertParams{
-		WorkflowID: wf.ID, WorkflowVersion: wf.Version, Trigger: trigger, Input: inputJSON,
+		WorkflowID: wf.ID, WorkflowVersion: wf.Version, Trigger: trigger, TriggerNode: p.Node, Input: inputJSON,
 		DeadlineAt: &deadline, Runs: runs, MaxActive: e.maxActive, MaxWaiting: e.maxWaiting,
 	})
 	if errors.Is(err, store.ErrLimitReached) {
@@ -260,9 +284,11 @@ func (e *Engine) freed(ctx context.Context, tenantID string) {
 	}
 }
 
-func hasTrigger(def *workflow.Workflow, kind string) bool {
+// hasTrigger reports whether def has a trigger node of kind, named node
+// unless node is empty.
+func hasTrigger(def *workflow.Workflow, kind, node string) bool {
 	for i := range def.Nodes {
-		if def.Nodes[i].Type == "trigger."+kind {
+		if def.Nodes[i].Type == "trigger."+kind && (node == "" || def.Nodes[i].Name == node) {
 			return true
 		}
 	}

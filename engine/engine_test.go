@@ -315,7 +315,7 @@ func TestNodeReferencesTriggersAndLocks(t *testing.T) {
 	h := newHarness(t, modes[0], harnessOpts{})
 	wf := h.save(`{"name": "refs", "nodes": [
 		{"name": "start", "type": "trigger.manual"},
-		{"name": "hook", "type": "trigger.webhook"},
+		{"name": "hook", "type": "trigger.webhook", "params": {"path": "refs"}},
 		{"name": "hash", "module": "wasmflow/hash", "params": {"field": "email"}},
 		{"name": "pick", "type": "core.if", "params": {"condition": "{{ $node[\"start\"].json.email == $json.email && len($node[\"hash\"].items) == 1 }}"}},
 		{"name": "yes", "type": "core.noop"}],
@@ -355,7 +355,7 @@ func TestNodeReferencesTriggersAndLocks(t *testing.T) {
 	require.Contains(t, string(r.node(t, "hash").Error), "no locked version")
 
 	// A manual start of a workflow without a manual trigger is refused.
-	hook := h.save(`{"name": "hook-only", "nodes": [{"name": "hook", "type": "trigger.webhook"}], "connections": []}`)
+	hook := h.save(`{"name": "hook-only", "nodes": [{"name": "hook", "type": "trigger.webhook", "params": {"path": "hook-only"}}], "connections": []}`)
 	_, err = h.eng.Start(context.Background(), h.tenant, hook, startParams())
 	ee, ok := errors.AsType[*engine.Error](err)
 	require.True(t, ok, "%v", err)

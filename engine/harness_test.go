@@ -40,7 +40,10 @@ type harness struct {
 	t      testing.TB
 	store  store.Store
 	reg    *registry.Registry
+	rt     *runtime.Runtime
 	eng    *engine.Engine // starts executions; also a worker
+	// queue is eng's queue (its workers run what it is given).
+	queue queue.Queue
 	tenant string
 	// queueName is the Asynq queue of a distributed harness.
 	queueName string
@@ -206,7 +209,7 @@ func newHarness(t testing.TB, m mode, o harnessOpts) *harness {
 		_ = rt.Close(context.Background())
 		_ = st.Close()
 	})
-	return &harness{t: t, store: st, reg: reg, eng: first, tenant: tenant.ID, queueName: name, keys: kr,
+	return &harness{t: t, store: st, reg: reg, rt: rt, eng: first, queue: queues[0], tenant: tenant.ID, queueName: name, keys: kr,
 		dbURL: dbURL, dbDir: dbDir}
 }
 

@@ -15,6 +15,7 @@ type Metrics struct {
 	nodeRuns   *prometheus.HistogramVec
 	reconciler *prometheus.CounterVec
 	duplicates prometheus.Counter
+	triggers   *prometheus.CounterVec
 }
 
 // NewMetrics registers the engine's metrics with reg.
@@ -37,8 +38,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Namespace: "wasmflow", Name: "duplicate_deliveries_total",
 			Help: "Tasks delivered for runs that were not queued (duplicates, no-ops).",
 		}),
+		triggers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "wasmflow", Name: "trigger_events_total",
+			Help: "What the engine's triggers did: kind schedule (fired, skipped, failed) and error_workflow (started, failed).",
+		}, []string{"kind", "outcome"}),
 	}
-	for _, c := range []prometheus.Collector{m.executions, m.nodeRuns, m.reconciler, m.duplicates} {
+	for _, c := range []prometheus.Collector{m.executions, m.nodeRuns, m.reconciler, m.duplicates, m.triggers} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -81,5 +86,11 @@ func (m *Metrics) reconciled(action string, n int) {
 func (m *Metrics) duplicateDelivery() {
 	if m != nil {
 		m.duplicates.Inc()
+	}
+}
+
+func (m *Metrics) trigger(kind, outcome string) {
+	if m != nil {
+		m.triggers.WithLabelValues(kind, outcome).Inc()
 	}
 }

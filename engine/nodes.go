@@ -184,9 +184,10 @@ func allEmpty(inputs map[string][]workflow.Item) bool {
 }
 
 // runTrigger outputs the execution's input from the trigger node that
-// started it; any other trigger node is skipped.
+// started it (every node of its kind when the execution names none); any
+// other trigger node is skipped.
 func (e *Engine) runTrigger(rc *runContext) *outcome {
-	if rc.node.Type != "trigger."+rc.ex.Trigger {
+	if rc.node.Type != "trigger."+rc.ex.Trigger || (rc.ex.TriggerNode != "" && rc.node.Name != rc.ex.TriggerNode) {
 		return &outcome{status: store.RunSkipped}
 	}
 	var items []workflow.Item

@@ -33,8 +33,9 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 
 // ReconcileOnce makes one pass: it queues again the runs whose lease
 // expired, enqueues the outbox entries nobody enqueued (or the queue lost),
-// fails the executions past their deadline, admits waiting executions to
-// free slots and prunes old ones. A step that
+// fails the executions past their deadline (starting their error
+// workflows), admits waiting executions to free slots, forgets expired
+// webhook signatures and prunes old executions. A step that
 // fails does not keep the others from running; the errors are joined.
 func (e *Engine) ReconcileOnce(ctx context.Context) error {
 	now := e.now()
@@ -78,6 +79,7 @@ func (e *Engine) ReconcileOnce(ctx context.Context) error {
 		e.running.cancelExecution(ex.ID)
 		e.metrics.executionFinished(ex.Status)
 		e.waiters.notify(ex.ID)
+		e.startErrorWorkflow(ctx, ex)
 	}
 	if len(timedOut) > 0 {
 		e.metrics.reconciled("execution_timeout", len(timedOut))
@@ -99,6 +101,12 @@ func (e *Engine) ReconcileOnce(ctx context.Context) error {
 			e.metrics.reconciled("admitted", len(entries))
 			e.enqueue(ctx, entries)
 		}
+	}
+
+	if n, err := e.store.WebhookSignaturePrune(ctx, now, reconcileBatch); err != nil {
+		errs = append(errs, fmt.Errorf("engine: prune webhook signatures: %w", err))
+	} else if n > 0 {
+		e.metrics.reconciled("signatures_pruned", n)
 	}
 
 	if e.retention > 0 {

@@ -193,6 +193,11 @@ func (e *Engine) finish(ctx context.Context, tenantID string, run *store.NodeRun
 	if Finished(res.Execution.Status) {
 		e.metrics.executionFinished(res.Execution.Status)
 		e.waiters.notify(res.Execution.ID)
+		if p.FailExecution != nil && sameJSON(res.Execution.Error, p.FailExecution) {
+			// This finish failed the execution (not an earlier one of
+			// another of its runs, which started the error workflow then).
+			e.startErrorWorkflow(ctx, res.Execution)
+		}
 		defer e.freed(ctx, tenantID) // after this execution's own runs are enqueued
 	}
 	e.enqueue(ctx, res.Queued)

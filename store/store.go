@@ -43,6 +43,7 @@ type Store interface {
 	Users
 	RefreshTokens
 	Workflows
+	Triggers
 	Modules
 	Executions
 	Runs
@@ -254,7 +255,10 @@ type WorkflowUpdateParams struct {
 	// ExpectedVersion, when non-zero, makes the update fail with ErrConflict
 	// unless the current version is this one (optimistic locking).
 	ExpectedVersion int
-	// Active, when non-nil, sets Workflow.Active; nil keeps it.
+	// Active, when non-nil, sets Workflow.Active; nil keeps it. An update
+	// that leaves the workflow active rewrites its triggers (see Triggers)
+	// and is ErrConflict when a webhook route is another's; one that leaves
+	// it inactive removes them.
 	Active *bool
 }
 
@@ -277,6 +281,69 @@ type Workflows interface {
 	WorkflowVersionGet(ctx context.Context, tenantID, id string, version int) (*WorkflowVersion, error)
 	// WorkflowVersionList lists the versions of a workflow, newest first.
 	WorkflowVersionList(ctx context.Context, tenantID, id string, page Page) ([]*WorkflowVersion, string, error)
+}
+
+// WebhookRoute is the webhook of an active workflow: requests for Method
+// and Path of its tenant start the workflow at trigger node Node.
+type WebhookRoute struct {
+	TenantID   string
+	Path       string
+	Method     string
+	WorkflowID string
+	Node       string
+}
+
+// Schedule is the schedule trigger of an active workflow.
+type Schedule struct {
+	TenantID   string
+	WorkflowID string
+	Node       string
+	Cron       string
+	Timezone   string
+	// Missed is workflow.MissedSkip or workflow.MissedRunOnce.
+	Missed string
+	// Since is when the schedule became active: no earlier tick fires. A
+	// save of the active workflow keeps it for nodes that stay schedules.
+	Since time.Time
+	// LastTick is the latest tick claimed, nil before the first.
+	LastTick *time.Time
+}
+
+// Triggers keeps what starts active workflows: their webhook routes and
+// schedules, which the store writes from the current definition (see
+// workflow.Workflow.Webhooks and Schedules) whenever a workflow is
+// activated, deactivated, saved while active or deleted, in the same
+// transaction; so they never drift from the active version. It also keeps
+// the claims that make each schedule tick and each webhook signature count
+// once across processes.
+type Triggers interface {
+	// WorkflowActivate makes the workflow active and writes its triggers.
+	// version is the version the caller checked: ErrConflict when the
+	// current version is another, or when a webhook route (method and path)
+	// is held by another active workflow of the tenant. Activating an
+	// active workflow rewrites its triggers.
+	WorkflowActivate(ctx context.Context, tenantID, id string, version int) (*Workflow, error)
+	// WorkflowDeactivate makes the workflow inactive and removes its
+	// triggers; deactivating an inactive workflow changes nothing.
+	WorkflowDeactivate(ctx context.Context, tenantID, id string) (*Workflow, error)
+	// WebhookRouteGet finds the active webhook for method and path (as
+	// workflow.NormalizeWebhookPath returns it) in the tenant.
+	WebhookRouteGet(ctx context.Context, tenantID, method, path string) (*WebhookRoute, error)
+	// ScheduleList lists, across tenants, the schedules of active workflows
+	// after the cursor, in key order, and the cursor of the next page ("" on
+	// the last). For the scheduler, not for requests.
+	ScheduleList(ctx context.Context, page Page) ([]*Schedule, string, error)
+	// ScheduleTickClaim records that the schedule's tick at tick fires.
+	// ErrConflict when that tick or a later one was claimed already (by
+	// this process or another); ErrNotFound when the schedule is not active.
+	ScheduleTickClaim(ctx context.Context, tenantID, workflowID, node string, tick time.Time) error
+	// WebhookSignatureUse records a webhook signature as used until
+	// expiresAt; ErrConflict when it was used already and has not expired
+	// by now.
+	WebhookSignatureUse(ctx context.Context, tenantID, signature string, now, expiresAt time.Time) error
+	// WebhookSignaturePrune deletes up to limit signatures (of any tenant)
+	// that expired before now and returns how many it deleted.
+	WebhookSignaturePrune(ctx context.Context, now time.Time, limit int) (int, error)
 }
 
 // ModuleVersion is one uploaded, immutable version of a node module.
@@ -356,12 +423,15 @@ type Execution struct {
 	// slots; nil while it waits for one (status queued, no run queued).
 	AdmittedAt *time.Time
 	// Trigger says what started it: "manual", "webhook", "schedule", "error", "retry".
-	Trigger    string
-	Input      json.RawMessage
-	Error      json.RawMessage
-	CreatedAt  time.Time
-	StartedAt  *time.Time
-	FinishedAt *time.Time
+	Trigger string
+	// TriggerNode names the trigger node that started it; empty when any
+	// trigger node of the kind may take the input.
+	TriggerNode string
+	Input       json.RawMessage
+	Error       json.RawMessage
+	CreatedAt   time.Time
+	StartedAt   *time.Time
+	FinishedAt  *time.Time
 }
 
 // NodeRun is one attempt of one node in an execution.
@@ -399,7 +469,9 @@ type ExecutionInsertParams struct {
 	WorkflowID      string
 	WorkflowVersion int
 	Trigger         string
-	Input           json.RawMessage
+	// TriggerNode is Execution.TriggerNode.
+	TriggerNode string
+	Input       json.RawMessage
 	// DeadlineAt is the execution's timeout, if any.
 	DeadlineAt *time.Time
 	// Runs are the first attempts, one per node (ID and timestamps are set by

@@ -53,6 +53,9 @@ type ValidateOptions struct {
 	// ("owner/name@range"). When nil, or when it reports ok=false, a module
 	// node's ports are not checked.
 	ModulePorts func(module string) (inputs, outputs []string, ok bool)
+	// Cron checks a trigger.schedule node's cron spec. When nil, specs are
+	// checked only for presence.
+	Cron func(spec string) error
 }
 
 var (
@@ -134,7 +137,7 @@ func jsonKind(goKind string) string {
 // Validate checks the workflow and returns a *ValidationError listing every
 // problem, or nil. opts may be nil.
 func (w *Workflow) Validate(opts *ValidateOptions) error {
-	v := validator{w: w, byName: make(map[string]int, len(w.Nodes))}
+	v := validator{w: w, byName: make(map[string]int, len(w.Nodes)), webhooks: map[string]int{}}
 	if opts != nil {
 		v.opts = *opts
 	}
@@ -149,6 +152,7 @@ type validator struct {
 	w        *Workflow
 	opts     ValidateOptions
 	byName   map[string]int // node name → index of its first occurrence
+	webhooks map[string]int // "METHOD path" → index of the webhook node that has it
 	problems []Problem
 }
 
@@ -178,6 +182,7 @@ func (v *validator) workflow() {
 	triggers := 0
 	for i := range w.Nodes {
 		v.node(i)
+		v.triggerParams(i)
 		if w.Nodes[i].IsTrigger() {
 			triggers++
 		}
@@ -193,6 +198,57 @@ func (v *validator) workflow() {
 	if s := w.Settings; s != nil && (s.TimeoutMS < 0 || s.TimeoutMS > MaxTimeoutMS) {
 		v.add("settings.timeout_ms", "must be between 0 and %d", MaxTimeoutMS)
 	}
+	if s := w.Settings; s != nil && s.ErrorWorkflow != "" && !workflowIDPattern.MatchString(s.ErrorWorkflow) {
+		v.add("settings.error_workflow", "%q is not a workflow id (wf_…)", s.ErrorWorkflow)
+	}
+}
+
+// workflowIDPattern is the form of a workflow id.
+var workflowIDPattern = regexp.MustCompile(`^wf_[0-9a-z]{1,60}$`)
+
+// triggerParams checks the params of webhook and schedule triggers, and
+// that no two webhook nodes of the workflow answer the same method and path.
+func (v *validator) triggerParams(i int) {
+	n := &v.w.Nodes[i]
+	at := fmt.Sprintf("nodes[%d].", i)
+	switch n.Type {
+	case TypeWebhookTrigger:
+		hook, problems := WebhookOf(n)
+		for _, p := range problems {
+			v.add(at+p.Path, "%s", p.Message)
+		}
+		if hook.ResponseNode != "" && v.w.Node(hook.ResponseNode) == nil {
+			v.add(at+"params.response_node", "names no node of the workflow: %q", hook.ResponseNode)
+		}
+		if len(problems) > 0 {
+			return
+		}
+		key := hook.Method + " " + hook.Path
+		if first, dup := v.webhooks[key]; dup {
+			v.add(at+"params.path", "%s %s is also the webhook of nodes[%d]", hook.Method, hook.Path, first)
+			return
+		}
+		v.webhooks[key] = i
+	case TypeScheduleTrigger:
+		s, problems := ScheduleOf(n)
+		for _, p := range problems {
+			v.add(at+p.Path, "%s", p.Message)
+		}
+		if s.Cron != "" && v.opts.Cron != nil && !hasProblemAt(problems, "params.cron") {
+			if err := v.opts.Cron(s.Cron); err != nil {
+				v.add(at+"params.cron", "%s", err.Error())
+			}
+		}
+	}
+}
+
+func hasProblemAt(problems []Problem, path string) bool {
+	for _, p := range problems {
+		if p.Path == path {
+			return true
+		}
+	}
+	return false
 }
 
 func (v *validator) node(i int) {

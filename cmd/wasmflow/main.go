@@ -8,6 +8,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	// Schedules name IANA time zones: the binary carries the database, so
+	// a container without /usr/share/zoneinfo reads them too.
+	_ "time/tzdata"
 )
 
 func main() {

@@ -61,6 +61,12 @@ type serveConfig struct {
 	MaxActiveExecutions, MaxWaitingExecutions int
 	// MaxModuleBytes caps a module a tenant uploads.
 	MaxModuleBytes int64
+	// ScheduleGrace is how late a schedule tick may still fire.
+	ScheduleGrace time.Duration
+	// WebhookMaxBodyBytes caps a webhook request's body.
+	WebhookMaxBodyBytes int
+	// PublicURL is the server's URL as webhook callers reach it.
+	PublicURL string
 }
 
 // Roles of a serve process.
@@ -89,7 +95,7 @@ func newServeCmd(logs *logConfig) *cobra.Command {
 	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "address the HTTP API listens on (role api)")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown may take")
 	f.StringVar(&cfg.ExamplesDir, "examples-dir", "", "install the node modules found here (<dir>/*/wasmflow.json + .wasm) into tenant \"default\" at start")
-	f.StringSliceVar(&cfg.Roles, "roles", []string{roleAPI, roleWorker, roleScheduler}, "what this process does: api (HTTP API), worker (runs node runs), scheduler (reconciler, retention)")
+	f.StringSliceVar(&cfg.Roles, "roles", []string{roleAPI, roleWorker, roleScheduler}, "what this process does: api (HTTP API and webhooks), worker (runs node runs), scheduler (schedules, reconciler, retention)")
 	f.StringVar(&cfg.RedisAddr, "redis-addr", "", "Redis host:port: node runs go through Asynq on Redis, and any number of --roles worker processes can join")
 	f.StringVar(&cfg.RedisQueue, "redis-queue", "wasmflow", "the Asynq queue name, so several deployments can share one Redis")
 	f.IntVar(&cfg.Workers, "workers", 0, "node runs a worker runs at once (0: 4 × CPU cores)")
@@ -101,6 +107,9 @@ func newServeCmd(logs *logConfig) *cobra.Command {
 	f.IntVar(&cfg.MaxActiveExecutions, "tenant-max-concurrent-executions", 50, "executions of one tenant that run at once; the next ones wait, oldest first (0: no limit; every role must use the same value)")
 	f.Int64Var(&cfg.MaxModuleBytes, "tenant-max-module-bytes", registry.DefaultMaxModuleBytes, "largest node module (.wasm) a tenant may upload; larger uploads are refused with 413 module_too_large")
 	f.IntVar(&cfg.MaxWaitingExecutions, "tenant-max-waiting-executions", 10000, "executions of one tenant that may wait for a slot; more are refused with 429 (0: no cap)")
+	f.DurationVar(&cfg.ScheduleGrace, "schedule-grace", engine.DefaultScheduleGrace, "how late a schedule tick may still fire; older ticks were missed and follow the schedule's missed policy (role scheduler)")
+	f.IntVar(&cfg.WebhookMaxBodyBytes, "webhook-max-body-bytes", api.DefaultBodyLimit, "largest webhook request body (a webhook node's max_body_bytes may lower it)")
+	f.StringVar(&cfg.PublicURL, "public-url", "", "the server's URL as webhook callers reach it (https://wasmflow.example.com), for the webhook URLs the API shows; empty shows paths")
 	f.BoolVar(&cfg.HTTP.AllowPrivate, "http-allow-private", false, "let nodes' HTTP requests reach loopback and private addresses (labs and tests only; metadata addresses stay closed)")
 	f.Var(addrPortsValue{&cfg.HTTP.AllowAddrs}, "http-allow-addr", "an internal address:port nodes' HTTP requests may reach (repeatable), without opening every private address")
 	f.DurationVar(&cfg.HTTP.Timeout, "http-timeout", hostfuncs.DefaultHTTPTimeout, "time limit of one HTTP request of a node, redirects included")
@@ -208,6 +217,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan
 		Store: st, Queue: q, Modules: reg, Runtime: rt, Logger: logger, Metrics: engineMetrics,
 		LeaseDuration: cfg.Lease, ReconcileInterval: cfg.ReconcileInterval, Retention: cfg.Retention,
 		MaxActiveExecutions: cfg.MaxActiveExecutions, MaxWaitingExecutions: cfg.MaxWaitingExecutions,
+		ScheduleGrace: cfg.ScheduleGrace,
 	})
 	if err != nil {
 		return err
@@ -225,12 +235,14 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan
 	}
 	if cfg.has(roleScheduler) {
 		roles.Go(func() { _ = eng.Reconcile(runCtx) })
+		roles.Go(func() { _ = eng.Schedule(runCtx) })
 	}
 	logger.Info("wasmflow started", slog.Any("roles", cfg.Roles), cfg.store.describe(), queueAttr(cfg), slog.String("version", version))
 
 	if cfg.has(roleAPI) {
 		err = serveAPI(ctx, cfg, api.Config{
 			Store: st, Registry: reg, Engine: eng, Logger: logger, Version: version, Vault: kr, Limits: cfg.Limits, JWTKeys: jwtKeys,
+			WebhookBodyLimit: cfg.WebhookMaxBodyBytes, PublicURL: cfg.PublicURL,
 			Metrics:   promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}),
 			Readiness: []api.ReadinessCheck{{Name: "queue", CheckFunc: q.Ping}},
 		}, logger, ready)

@@ -13,4 +13,4 @@ CREATE INDEX executions_waiting_idx ON executions (tenant_id, created_at, id)
 -- The deadline sweep fails admitted executions only (a waiting one's
 -- deadline starts when it is admitted).
 DROP INDEX executions_deadline_idx;
-CREATE INDEX executions_deadline_idx ON executions (status, deadline_at) WHERE admitted_at IS NOT NULL;
+CREATE INDEX executions_deadline_idx ON executions (deadline_at) WHERE admitted_at IS NOT NULL AND status IN ('queued', 'running');

@@ -12,7 +12,7 @@ import (
 )
 
 const executionColumns = `id, tenant_id, workflow_id, workflow_version, status, deadline_at, trigger_kind, input, error,
-	created_at, started_at, finished_at, admitted_at`
+	created_at, started_at, finished_at, admitted_at, trigger_node`
 
 const nodeRunColumns = `id, tenant_id, execution_id, node, attempt, status, pending, lease_until, claim_token,
 	input_size, output, logs, error, host_calls, created_at, started_at, finished_at`
@@ -28,9 +28,9 @@ func (s *Store) ExecutionInsert(ctx context.Context, tenantID string, p *store.E
 	}
 	insert := func(q batcher) error {
 		b := &pgx.Batch{}
-		b.Queue(`INSERT INTO executions (`+executionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		b.Queue(`INSERT INTO executions (`+executionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 			ex.ID, ex.TenantID, ex.WorkflowID, ex.WorkflowVersion, ex.Status, ex.DeadlineAt, ex.Trigger, ex.Input, ex.Error,
-			ex.CreatedAt, ex.StartedAt, ex.FinishedAt, ex.AdmittedAt)
+			ex.CreatedAt, ex.StartedAt, ex.FinishedAt, ex.AdmittedAt, ex.TriggerNode)
 		queueRuns(b, runs, 0, ex.CreatedAt, ex.CreatedAt)
 		return sendBatch(ctx, q, b)
 	}
@@ -156,7 +156,7 @@ func (s *Store) NodeRunList(ctx context.Context, tenantID, executionID string) (
 func scanExecution(r pgx.Row) (*store.Execution, error) {
 	var e store.Execution
 	err := r.Scan(&e.ID, &e.TenantID, &e.WorkflowID, &e.WorkflowVersion, &e.Status, &e.DeadlineAt, &e.Trigger,
-		(*[]byte)(&e.Input), (*[]byte)(&e.Error), &e.CreatedAt, &e.StartedAt, &e.FinishedAt, &e.AdmittedAt)
+		(*[]byte)(&e.Input), (*[]byte)(&e.Error), &e.CreatedAt, &e.StartedAt, &e.FinishedAt, &e.AdmittedAt, &e.TriggerNode)
 	e.DeadlineAt, e.CreatedAt, e.StartedAt, e.FinishedAt = utcp(e.DeadlineAt), utc(e.CreatedAt), utcp(e.StartedAt), utcp(e.FinishedAt)
 	e.AdmittedAt = utcp(e.AdmittedAt)
 	return &e, err

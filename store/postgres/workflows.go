@@ -75,7 +75,8 @@ func (s *Store) WorkflowList(ctx context.Context, tenantID string, page store.Pa
 }
 
 // WorkflowUpdate stores p.Definition as the next version and makes it
-// current, replacing the workflow's secret bindings, in one transaction.
+// current, replacing the workflow's secret bindings and (see Triggers) its
+// triggers, in one transaction.
 // With p.ExpectedVersion set, it is ErrConflict unless the current version
 // is that one.
 func (s *Store) WorkflowUpdate(ctx context.Context, tenantID, id string, p *store.WorkflowUpdateParams) (*store.Workflow, error) {
@@ -103,7 +104,11 @@ func (s *Store) WorkflowUpdate(ctx context.Context, tenantID, id string, p *stor
 			VALUES ($1, $2, $3, $4, $5)`, tenantID, id, w.Version, raw, t)
 		b.Queue(`DELETE FROM secret_bindings WHERE tenant_id = $1 AND workflow_id = $2`, tenantID, id)
 		queueSecretBindings(b, tenantID, id, &stored)
-		return sendBatch(ctx, tx, b)
+		if err := sendBatch(ctx, tx, b); err != nil {
+			return err
+		}
+		w.Definition = stored
+		return writeTriggers(ctx, tx, w)
 	})
 	if err != nil {
 		return nil, err
@@ -125,7 +130,7 @@ func versionConflict(ctx context.Context, tx pgx.Tx, tenantID, id string, expect
 }
 
 // WorkflowDelete soft-deletes a live workflow and deletes its secret
-// bindings, in one transaction: reads, lists and updates no longer see it,
+// bindings and triggers, in one transaction: reads, lists and updates no longer see it,
 // and its versions stay for the executions that ran them.
 func (s *Store) WorkflowDelete(ctx context.Context, tenantID, id string) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error {
@@ -138,6 +143,13 @@ func (s *Store) WorkflowDelete(ctx context.Context, tenantID, id string) error {
 			return err
 		}
 		_, err = tx.Exec(ctx, `DELETE FROM secret_bindings WHERE tenant_id = $1 AND workflow_id = $2`, tenantID, id)
+		if err != nil {
+			return err
+		}
+		if err := deleteTriggers(ctx, tx, tenantID, id); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM schedule_ticks WHERE tenant_id = $1 AND workflow_id = $2`, tenantID, id)
 		return err
 	})
 }

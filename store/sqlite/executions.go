@@ -11,7 +11,7 @@ import (
 )
 
 const executionColumns = `id, tenant_id, workflow_id, workflow_version, status, deadline_at, trigger_kind, input, error,
-	created_at, started_at, finished_at, admitted_at`
+	created_at, started_at, finished_at, admitted_at, trigger_node`
 
 const nodeRunColumns = `id, tenant_id, execution_id, node, attempt, status, pending, lease_until, claim_token,
 	input_size, output, logs, error, host_calls, created_at, started_at, finished_at`
@@ -50,9 +50,9 @@ func (s *Store) ExecutionInsert(ctx context.Context, tenantID string, p *store.E
 			}
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO executions (`+executionColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 			ex.ID, ex.TenantID, ex.WorkflowID, ex.WorkflowVersion, ex.Status, usp(ex.DeadlineAt), ex.Trigger,
-			jsonArg(ex.Input), jsonArg(ex.Error), us(ex.CreatedAt), usp(ex.StartedAt), usp(ex.FinishedAt), usp(ex.AdmittedAt))
+			jsonArg(ex.Input), jsonArg(ex.Error), us(ex.CreatedAt), usp(ex.StartedAt), usp(ex.FinishedAt), usp(ex.AdmittedAt), ex.TriggerNode)
 		if err != nil {
 			return err
 		}
@@ -144,7 +144,7 @@ func scanExecution(r row) (*store.Execution, error) {
 	var e store.Execution
 	return &e, r.Scan(&e.ID, &e.TenantID, &e.WorkflowID, &e.WorkflowVersion, &e.Status, optMicros{&e.DeadlineAt}, &e.Trigger,
 		(*[]byte)(&e.Input), (*[]byte)(&e.Error), micros{&e.CreatedAt}, optMicros{&e.StartedAt}, optMicros{&e.FinishedAt},
-		optMicros{&e.AdmittedAt})
+		optMicros{&e.AdmittedAt}, &e.TriggerNode)
 }
 
 func scanNodeRun(r row) (*store.NodeRun, error) {

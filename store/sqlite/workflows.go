@@ -81,7 +81,8 @@ func (s *Store) WorkflowList(ctx context.Context, tenantID string, page store.Pa
 }
 
 // WorkflowUpdate stores p.Definition as the next version and makes it
-// current, replacing the workflow's secret bindings, in one transaction.
+// current, replacing the workflow's secret bindings and (see Triggers) its
+// triggers, in one transaction.
 // With p.ExpectedVersion set, it is ErrConflict unless the current version
 // is that one.
 func (s *Store) WorkflowUpdate(ctx context.Context, tenantID, id string, p *store.WorkflowUpdateParams) (*store.Workflow, error) {
@@ -113,7 +114,11 @@ func (s *Store) WorkflowUpdate(ctx context.Context, tenantID, id string, p *stor
 		if err != nil {
 			return err
 		}
-		return insertSecretBindings(ctx, tx, tenantID, id, &stored)
+		if err := insertSecretBindings(ctx, tx, tenantID, id, &stored); err != nil {
+			return err
+		}
+		w.Definition = stored
+		return writeTriggers(ctx, tx, w)
 	})
 	if err != nil {
 		return nil, err
@@ -135,7 +140,7 @@ func versionConflict(ctx context.Context, tx *sql.Tx, tenantID, id string, expec
 }
 
 // WorkflowDelete soft-deletes a live workflow and deletes its secret
-// bindings, in one transaction: reads, lists and updates no longer see it,
+// bindings and triggers, in one transaction: reads, lists and updates no longer see it,
 // and its versions stay for the executions that ran them.
 func (s *Store) WorkflowDelete(ctx context.Context, tenantID, id string) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
@@ -145,6 +150,13 @@ func (s *Store) WorkflowDelete(ctx context.Context, tenantID, id string) error {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `DELETE FROM secret_bindings WHERE tenant_id = $1 AND workflow_id = $2`, tenantID, id)
+		if err != nil {
+			return err
+		}
+		if err := deleteTriggers(ctx, tx, tenantID, id); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM schedule_ticks WHERE tenant_id = $1 AND workflow_id = $2`, tenantID, id)
 		return err
 	})
 }

@@ -26,7 +26,7 @@ type testCase struct {
 // returned by open.
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	groups := [][]testCase{
-		tenantCases(), apiKeyCases(), userCases(), refreshTokenCases(), workflowCases(), moduleCases(),
+		tenantCases(), apiKeyCases(), userCases(), refreshTokenCases(), workflowCases(), triggerCases(), moduleCases(),
 		executionCases(), runCases(), admissionCases(), secretCases(), secretBindingCases(),
 		auditCases(), paginationCases(), lifecycleCases(),
 	}

@@ -26,6 +26,7 @@ const (
 	Executions       = "executions"
 	Secrets          = "secrets"
 	Audit            = "audit"
+	Schedules        = "schedules"
 )
 
 // Encode returns the opaque cursor of a page that ended at key: the

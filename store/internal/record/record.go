@@ -155,7 +155,7 @@ func NewExecution(tenantID string, p *store.ExecutionInsertParams) (*store.Execu
 	t := Now()
 	ex := &store.Execution{
 		ID: store.NewID("ex"), TenantID: tenantID, WorkflowID: p.WorkflowID, WorkflowVersion: p.WorkflowVersion,
-		Status: store.ExecutionQueued, DeadlineAt: NormPtr(p.DeadlineAt), Trigger: p.Trigger, Input: input, CreatedAt: t,
+		Status: store.ExecutionQueued, DeadlineAt: NormPtr(p.DeadlineAt), Trigger: p.Trigger, TriggerNode: p.TriggerNode, Input: input, CreatedAt: t,
 		AdmittedAt: &t,
 	}
 	runs, err := newRuns("ExecutionInsert", tenantID, ex.ID, p.Runs, t, 1)
@@ -374,4 +374,25 @@ func PrefixEnd(prefix string) (end string, ok bool) {
 		}
 	}
 	return "", false
+}
+
+// Triggers returns the webhook routes and schedules of def, a definition
+// of workflow id, as the store keeps them for an active workflow: one per
+// trigger node whose params are valid (validation refuses a workflow with
+// any other). A schedule's Since is since[node] when set, else now.
+func Triggers(tenantID, id string, def *workflow.Workflow, since map[string]time.Time, now time.Time) ([]*store.WebhookRoute, []*store.Schedule) {
+	var routes []*store.WebhookRoute
+	for _, h := range def.Webhooks() {
+		routes = append(routes, &store.WebhookRoute{TenantID: tenantID, Path: h.Path, Method: h.Method, WorkflowID: id, Node: h.Node})
+	}
+	var schedules []*store.Schedule
+	for _, s := range def.Schedules() {
+		t, ok := since[s.Node]
+		if !ok {
+			t = now
+		}
+		schedules = append(schedules, &store.Schedule{TenantID: tenantID, WorkflowID: id, Node: s.Node,
+			Cron: s.Cron, Timezone: s.Timezone, Missed: s.Missed, Since: Norm(t)})
+	}
+	return routes, schedules
 }
