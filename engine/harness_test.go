@@ -37,13 +37,13 @@ type backendStore interface {
 // harness is a running engine setup: a store, a registry with the example
 // nodes, and workers.
 type harness struct {
-	t      testing.TB
-	store  store.Store
-	reg    *registry.Registry
-	rt     *runtime.Runtime
-	eng    *engine.Engine // starts executions; also a worker
+	t     testing.TB
+	store store.Store
+	reg   *registry.Registry
+	rt    *runtime.Runtime
+	eng   *engine.Engine // starts executions; also a worker
 	// queue is eng's queue (its workers run what it is given).
-	queue queue.Queue
+	queue  queue.Queue
 	tenant string
 	// queueName is the Asynq queue of a distributed harness.
 	queueName string
