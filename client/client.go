@@ -110,8 +110,15 @@ type request struct {
 // do sends the request and decodes a 2xx JSON answer into out (when not
 // nil); any other status becomes a *Problem.
 func (c *Client) do(ctx context.Context, r *request, out any) error {
+	// r.path is escaped already (apiPath): keep it as is, so that a "/"
+	// inside a segment stays %2F.
 	u := *c.base
-	u.Path += r.path
+	u.RawPath = c.base.EscapedPath() + r.path
+	path, err := url.PathUnescape(u.RawPath)
+	if err != nil {
+		return fmt.Errorf("client: %s %s: %w", r.method, r.path, err)
+	}
+	u.Path = path
 	u.RawQuery = r.query.Encode()
 	body, contentType, length := r.body, r.contentType, r.length
 	if r.json != nil {

@@ -95,7 +95,7 @@ func newProblem(resp *http.Response, body []byte) *Problem {
 
 // quote is the start of a body as one printable line.
 func quote(body []byte) string {
-	s := strings.Join(strings.Fields(string(body)), " ")
+	s := strings.ToValidUTF8(strings.Join(strings.Fields(string(body)), " "), "�")
 	if len(s) > maxDetailBytes {
 		cut := maxDetailBytes
 		for cut > 0 && !utf8.RuneStart(s[cut]) {
@@ -103,5 +103,5 @@ func quote(body []byte) string {
 		}
 		s = s[:cut] + "…"
 	}
-	return strings.ToValidUTF8(s, "�")
+	return s
 }
