@@ -107,6 +107,18 @@ func TestProblemsAreDecoded(t *testing.T) {
 	require.Equal(t, "server answered 422 signature_key_revoked: signature is invalid: key ed25519:0123456789abcdef was revoked; signature: revoked key", err.Error())
 }
 
+func TestProblemErrorSaysEachThingOnce(t *testing.T) {
+	t.Parallel()
+	p := &client.Problem{Status: 422, Code: "signature_mismatch", Title: "signature is for another module",
+		Detail: "signature: the wasm bytes differ", Errors: []client.FieldProblem{{Location: "signature", Message: "the wasm bytes differ"}}}
+	require.Equal(t, "server answered 422 signature_mismatch: signature is for another module: signature: the wasm bytes differ", p.Error())
+	p.Detail = "2 problem(s) in the request"
+	p.Errors = append(p.Errors, client.FieldProblem{Message: "no location"})
+	require.Equal(t, "server answered 422 signature_mismatch: signature is for another module: 2 problem(s) in the request; "+
+		"signature: the wasm bytes differ; no location", p.Error())
+	require.Equal(t, "server answered 502", (&client.Problem{Status: 502}).Error())
+}
+
 func TestErrorsThatAreNotProblems(t *testing.T) {
 	t.Parallel()
 	c := newServer(t, func(w http.ResponseWriter, r *http.Request) {

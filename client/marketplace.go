@@ -5,16 +5,20 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/wasmflow/wasmflow/workflow"
 )
 
 // CatalogEntry is a module of the shared catalog with its published versions.
 type CatalogEntry struct {
-	Name        string           `json:"name"`
-	Publisher   string           `json:"publisher"`
-	Description string           `json:"description"`
-	Versions    []CatalogVersion `json:"versions"`
+	Name        string `json:"name"`
+	Publisher   string `json:"publisher"`
+	Description string `json:"description"`
+	// LatestVersion is the version published last.
+	LatestVersion string `json:"latest_version"`
+	// Versions are every published version, oldest first, yanked included.
+	Versions []CatalogVersion `json:"versions"`
 }
 
 // CatalogVersion is one published version of a catalog module.
@@ -26,6 +30,9 @@ type CatalogVersion struct {
 	// (or fewer).
 	Capabilities workflow.Capabilities `json:"capabilities"`
 	Yanked       bool                  `json:"yanked"`
+	YankReason   string                `json:"yank_reason,omitempty"`
+	Size         int64                 `json:"size"`
+	PublishedAt  time.Time             `json:"published_at"`
 }
 
 // Version finds a version of the entry: the exact one, or with version ""
@@ -112,6 +119,9 @@ type Install struct {
 	Version string                `json:"version"`
 	Digest  string                `json:"digest"`
 	Grant   workflow.Capabilities `json:"grant"`
+	// GrantCovers is false when the tenant's grant does not cover what the
+	// version asks for: its runs are refused until a new grant.
+	GrantCovers bool `json:"grant_covers"`
 }
 
 // MarketplaceInstall installs a catalog module with a grant.

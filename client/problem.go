@@ -48,9 +48,12 @@ func (p *Problem) Error() string {
 		fmt.Fprintf(&b, ": %s", p.Detail)
 	}
 	for _, f := range p.Errors {
-		if f.Location != "" {
+		switch {
+		case f.Location+": "+f.Message == p.Detail || f.Message == p.Detail:
+			// The detail says it already (a problem with one field).
+		case f.Location != "":
 			fmt.Fprintf(&b, "; %s: %s", f.Location, f.Message)
-		} else {
+		default:
 			fmt.Fprintf(&b, "; %s", f.Message)
 		}
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -120,7 +121,11 @@ func newMarketplaceShowCmd() *cobra.Command {
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			_, _ = fmt.Fprintln(tw, "VERSION\tSIGNATURE\tASKS FOR\tYANKED\tDIGEST")
 			for _, v := range slices.Backward(e.Versions) {
-				_, _ = fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.Version, signatureText(v.Signature), capabilitiesText(v.Capabilities), yesNo(v.Yanked), v.Digest)
+				yanked := "no"
+				if v.Yanked {
+					yanked = cmp.Or(oneLine(v.YankReason), "yes")
+				}
+				_, _ = fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.Version, signatureText(v.Signature), capabilitiesText(v.Capabilities), yanked, v.Digest)
 			}
 			return tw.Flush()
 		},
@@ -210,6 +215,9 @@ func newMarketplaceInstallCmd() *cobra.Command {
 				return printJSON(cmd.OutOrStdout(), in)
 			}
 			_, err = fmt.Fprintf(cmd.OutOrStdout(), "installed %s@%s %s\ngranted: %s\n", in.Name, in.Version, in.Digest, capabilitiesText(in.Grant))
+			if err == nil && !in.GrantCovers {
+				say(cmd, "warning: the grant does not cover what %s@%s asks for: its runs are refused until it is installed with a new grant", in.Name, in.Version)
+			}
 			return err
 		},
 	}
@@ -320,13 +328,6 @@ func signatureText(s client.SignatureStatus) string {
 		return s.Status + " (" + s.KeyID + ")"
 	}
 	return s.Status
-}
-
-func yesNo(b bool) string {
-	if b {
-		return "yes"
-	}
-	return "no"
 }
 
 // oneLine keeps a description on its table row.
