@@ -142,10 +142,10 @@ var codeTitles = map[string]struct {
 	CodeProofInvalid:        {http.StatusUnprocessableEntity, "proof of possession is invalid"},
 	CodeKeyExists:           {http.StatusConflict, "key is registered already"},
 	CodeTrustPolicyInvalid:  {http.StatusUnprocessableEntity, "trust policy is invalid"},
-	CodeNodeFailed:        {http.StatusUnprocessableEntity, "node run failed"},
-	CodeNoTrigger:         {http.StatusUnprocessableEntity, "workflow has no such trigger"},
-	CodeExecutionState:    {http.StatusConflict, "execution is not in a state that allows this"},
-	CodeLastOwner:         {http.StatusConflict, "the tenant's last owner must stay"},
+	CodeNodeFailed:          {http.StatusUnprocessableEntity, "node run failed"},
+	CodeNoTrigger:           {http.StatusUnprocessableEntity, "workflow has no such trigger"},
+	CodeExecutionState:      {http.StatusConflict, "execution is not in a state that allows this"},
+	CodeLastOwner:           {http.StatusConflict, "the tenant's last owner must stay"},
 }
 
 // Problem is the body of every error response (RFC 9457) plus a stable

@@ -79,10 +79,10 @@ func (r *Registry) Upload(ctx context.Context, tenantID string, p *UploadParams)
 		return nil, false, fmt.Errorf("registry: encode manifest: %w", err)
 	}
 	v := &store.ModuleVersion{
-		Name:      m.Name,
-		Version:   m.Version,
-		Digest:    digestOf(p.Module),
-		ABI:       m.ABI,
+		Name:           m.Name,
+		Version:        m.Version,
+		Digest:         digestOf(p.Module),
+		ABI:            m.ABI,
 		Manifest:       manifest,
 		Signature:      sig,
 		ManifestSHA256: manifestSHA,
