@@ -43,14 +43,14 @@ type nodeVersionResponse struct {
 	ABI       string            `json:"abi" enum:"extism-v1,wasi-command-v1"`
 	Size      int64             `json:"size" doc:"Module size in bytes."`
 	Manifest  workflow.Manifest `json:"manifest" doc:"The manifest, as checked and stored (normalized)."`
-	Signature json.RawMessage   `json:"signature,omitempty" doc:"The detached signature uploaded with the version, if any (not verified yet)."`
+	Signature signatureResponse `json:"signature" doc:"The version's signature: verified when it was stored, or unsigned."`
 	CreatedAt time.Time         `json:"created_at"`
 }
 
 func newNodeVersionResponse(v *store.ModuleVersion) (nodeVersionResponse, error) {
 	r := nodeVersionResponse{
 		Name: v.Name, Version: v.Version, Digest: v.Digest, ABI: v.ABI, Size: v.Size,
-		Signature: v.Signature, CreatedAt: v.CreatedAt,
+		Signature: newSignatureResponse(registry.SignatureOf(v.Signature)), CreatedAt: v.CreatedAt,
 	}
 	if err := json.Unmarshal(v.Manifest, &r.Manifest); err != nil {
 		return r, fmt.Errorf("api: %s@%s: stored manifest: %w", v.Name, v.Version, err)

@@ -69,13 +69,18 @@ const (
 // HostSession), with in.Secrets as its node's secret bindings; what they did
 // is in the result's HostCalls, and the secrets read are redacted from its
 // output, logs and error. A run that fails is a *[RunError], returned with
-// a result that holds the run's logs and duration; an unknown version is
+// a result that holds the run's logs and duration; a version the tenant may not run
+// (see Authorize) is its *[Error]; an unknown version is
 // store.ErrNotFound.
 func (r *Registry) TestRun(ctx context.Context, tenantID, name, version string, in *TestRunInput) (*TestRunResult, error) {
 	if in == nil {
 		in = &TestRunInput{}
 	}
 	mod, err := r.Load(ctx, tenantID, name, version)
+	if err != nil {
+		return nil, err
+	}
+	grant, err := r.Authorize(ctx, tenantID, mod.Version)
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +94,7 @@ func (r *Registry) TestRun(ctx context.Context, tenantID, name, version string, 
 	}
 	sess := r.HostSession(ctx, RunGrant{
 		TenantID: tenantID, Module: mod, Node: testNodeName, Bindings: in.Secrets,
-		Actor: cmp.Or(in.Actor, "system"), Detail: map[string]any{"test_run": true},
+		Actor: cmp.Or(in.Actor, "system"), Detail: map[string]any{"test_run": true}, Grant: &grant,
 	})
 	base := runtime.RunParams{Wasm: mod.Wasm, Digest: mod.Version.Digest, Manifest: mod.Manifest, HostFuncs: sess.Funcs()}
 	out, err := r.testRun(ctx, mod, base, items, params)

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/wasmflow/wasmflow/registry/signing"
 	"github.com/wasmflow/wasmflow/runtime"
 	"github.com/wasmflow/wasmflow/store"
 	"github.com/wasmflow/wasmflow/workflow"
@@ -21,8 +22,8 @@ type UploadParams struct {
 	Module []byte
 	// Manifest is the manifest (wasmflow.json). Required.
 	Manifest []byte
-	// Signature is an optional detached signature: a JSON object, stored
-	// with the version. It is not verified yet.
+	// Signature is an optional detached signature (a signing.Envelope),
+	// verified before anything is stored and stored with the version.
 	Signature []byte
 }
 
@@ -35,7 +36,11 @@ type UploadParams struct {
 // this order: sizes (module_too_large, manifest_too_large,
 // signature_too_large; module_invalid or manifest_invalid when one is
 // missing), the manifest (manifest_invalid, every problem at once), the
-// signature (signature_invalid), the module's bytes (module_invalid: not
+// signature (signature_invalid when it is malformed or does not verify,
+// signature_namespace, signature_mismatch, signature_key_unknown,
+// signature_key_revoked, signature_key_expired), the tenant's trust policy
+// (signature_required, publisher_untrusted, version_below_minimum), a
+// version the marketplace yanked (version_yanked), the module's bytes (module_invalid: not
 // WebAssembly, does not compile), its imports (import_not_allowed: only WASI,
 // plus for extism-v1 the Extism kernel and the wasmflow host functions whose
 // capability the manifest declares), its entrypoint (missing_entrypoint, or
@@ -58,6 +63,14 @@ func (r *Registry) Upload(ctx context.Context, tenantID string, p *UploadParams)
 	if err != nil {
 		return nil, false, err
 	}
+	// A manifest with duplicate keys has no canonical form: it can be
+	// stored unsigned, but no signature can match it.
+	manifestSHA, _ := signing.ManifestDigest(p.Manifest)
+	sub := subject{name: m.Name, version: m.Version, wasmSHA256: signing.SHA256Hex(p.Module),
+		manifestSHA256: manifestSHA, digest: digestOf(p.Module)}
+	if err := r.checkTrust(ctx, tenantID, sub, sig); err != nil {
+		return nil, false, err
+	}
 	if err := r.checkModule(ctx, m, p.Module); err != nil {
 		return nil, false, err
 	}
@@ -66,12 +79,13 @@ func (r *Registry) Upload(ctx context.Context, tenantID string, p *UploadParams)
 		return nil, false, fmt.Errorf("registry: encode manifest: %w", err)
 	}
 	v := &store.ModuleVersion{
-		Name:      m.Name,
-		Version:   m.Version,
-		Digest:    digestOf(p.Module),
-		ABI:       m.ABI,
-		Manifest:  manifest,
-		Signature: sig,
+		Name:           m.Name,
+		Version:        m.Version,
+		Digest:         digestOf(p.Module),
+		ABI:            m.ABI,
+		Manifest:       manifest,
+		Signature:      sig,
+		ManifestSHA256: manifestSHA,
 	}
 
 	existing, err := r.store.ModuleVersionGet(ctx, tenantID, v.Name, v.Version)
@@ -181,6 +195,26 @@ func formatBytes(n int64) string {
 		return fmt.Sprintf("%d KiB", n>>10)
 	}
 	return fmt.Sprintf("%d bytes", n)
+}
+
+// checkTrust verifies an upload's signature, when it has one, and applies
+// the tenant's trust policy to it.
+func (r *Registry) checkTrust(ctx context.Context, tenantID string, sub subject, sig json.RawMessage) error {
+	var signer *Signer
+	if sig != nil {
+		var err error
+		if signer, err = r.verifySignature(ctx, sig, sub, "signature"); err != nil {
+			return err
+		}
+	}
+	pol, err := r.store.TrustPolicyGet(ctx, tenantID)
+	if err != nil {
+		return fmt.Errorf("registry: trust policy: %w", err)
+	}
+	if perr := checkPolicy(pol, sub, signer, store.SourceUpload, "signature"); perr != nil {
+		return perr
+	}
+	return r.checkYanked(ctx, sub, "manifest.version")
 }
 
 // checkSignature checks that a signature, when given, is a JSON object,

@@ -26,6 +26,7 @@ const (
 	Executions       = "executions"
 	Secrets          = "secrets"
 	Audit            = "audit"
+	Catalog          = "catalog"
 )
 
 // Encode returns the opaque cursor of a page that ended at key: the
