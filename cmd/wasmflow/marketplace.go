@@ -116,7 +116,7 @@ func newMarketplaceShowCmd() *cobra.Command {
 			out := cmd.OutOrStdout()
 			_, _ = fmt.Fprintf(out, "%s by %s\n", e.Name, e.Publisher)
 			if e.Description != "" {
-				_, _ = fmt.Fprintf(out, "%s\n", oneLine(e.Description))
+				_, _ = fmt.Fprintf(out, "%s\n", strings.Join(strings.Fields(e.Description), " "))
 			}
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			_, _ = fmt.Fprintln(tw, "VERSION\tSIGNATURE\tASKS FOR\tYANKED\tDIGEST")

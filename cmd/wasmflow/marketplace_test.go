@@ -21,7 +21,8 @@ import (
 // then in a second tenant search, install with a grant and run it in a
 // workflow. On the way, what must be refused is: a push of wasm changed
 // after signing (nothing stored), a verify with another key, an install
-// without a grant (nothing installed), and, after the key is revoked, a run.
+// without a grant (nothing installed), a run of a yanked version, and a
+// verify after the key is revoked.
 func TestBinarySignPublishInstallRun(t *testing.T) {
 	t.Parallel()
 	bin := buildBinary(t)
@@ -155,15 +156,21 @@ func TestBinarySignPublishInstallRun(t *testing.T) {
 	require.Contains(t, ex, `"status":"succeeded"`)
 	require.Contains(t, ex, `"email_sha256":"`+hex.EncodeToString(sum[:])+`"`)
 
-	// The publisher revokes its key: verifying against the server fails,
-	// and so does the next run in the other tenant.
-	require.Contains(t, mustRun(tenantA, "keys", "revoke", "acme", keyID), keyID)
-	_, stderr, err = run(tenantA, "node", "verify", v2, "--server")
-	require.Error(t, err)
-	require.Contains(t, stderr, "was revoked at")
+	// The publisher yanks the version: the other tenant sees why, and its
+	// next run fails naming the yank.
+	require.Contains(t, mustRun(tenantA, "marketplace", "yank", "acme/hash@1.1.0", "--reason", "CVE-2026-0001"), "yanked acme/hash@1.1.0")
+	require.Contains(t, mustRun(tenantB, "marketplace", "show", "acme/hash"), "CVE-2026-0001")
 	ex = execute()
 	require.Contains(t, ex, `"status":"failed"`)
-	require.Contains(t, ex, "revoked")
+	require.Contains(t, ex, "yanked")
+
+	// The publisher revokes its key: verifying against the server fails,
+	// and the catalog says so.
+	require.Contains(t, mustRun(tenantA, "keys", "revoke", "acme", keyID), keyID)
+	_, stderr, err = run(tenantA, "node", "verify", v1, "--server")
+	require.Error(t, err)
+	require.Contains(t, stderr, "was revoked at")
+	require.Contains(t, mustRun(tenantB, "marketplace", "show", "acme/hash"), "revoked ("+keyID+")")
 }
 
 // newTenantKey creates a tenant with the platform admin key and returns an
