@@ -502,7 +502,7 @@ func TestProgressLine(t *testing.T) {
 	p.done()
 	require.Equal(t, "\rpushing acme/x@1.0.0  0 B / 3 MiB    0%\x1b[K"+
 		"\rpushing acme/x@1.0.0  512 KiB / 3 MiB   16%\x1b[K"+
-		"\rpushing acme/x@1.0.0  3 MiB / 3 MiB  100%\x1b[K\n", buf.String())
+		"\rpushing acme/x@1.0.0  3 MiB / 3 MiB  100%  sent; the server checks it\x1b[K\n", buf.String())
 	require.Equal(t, "1.5 MiB", formatBytes(3<<19))
 	require.Equal(t, "999 B", formatBytes(999))
 }

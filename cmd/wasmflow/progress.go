@@ -31,6 +31,10 @@ func (p *progressLine) update(sent, total int64) {
 	}
 	p.percent = percent
 	line := fmt.Sprintf("%s  %s / %s  %3d%%", p.label, formatBytes(sent), formatBytes(total), percent)
+	if sent == total {
+		// The server compiles and checks the module before it answers.
+		line += "  sent; the server checks it"
+	}
 	// \r returns to the line's start; \x1b[K clears what a longer
 	// earlier line left.
 	_, _ = fmt.Fprintf(p.w, "\r%s\x1b[K", line)
