@@ -221,6 +221,9 @@ type fakeAPI struct {
 	installs []client.InstallParams
 	keys     []client.PublisherKey
 	catalog  map[string]string // name → catalog entry JSON
+	// publishers are the tenant's; registered the key registrations sent.
+	publishers []string
+	registered []map[string]any
 }
 
 func (f *fakeAPI) handler(t *testing.T) http.HandlerFunc {
@@ -251,6 +254,24 @@ func (f *fakeAPI) handler(t *testing.T) http.HandlerFunc {
 			}
 			_, _ = io.WriteString(w, `{"name": "acme/hash", "version": "1.0.0", "digest": "sha256:`+signing.SHA256Hex(parts["module"])+
 				`", "size": `+jsonInt(len(parts["module"]))+`, "signature": `+sig+`}`)
+		case r.Method == http.MethodGet && r.URL.Path == "/api/v1/publishers":
+			page := client.Page[client.Publisher]{Items: []client.Publisher{}}
+			for _, name := range f.publishers {
+				page.Items = append(page.Items, client.Publisher{Name: name})
+			}
+			_ = json.NewEncoder(w).Encode(page)
+		case r.Method == http.MethodPost && r.URL.Path == "/api/v1/publishers":
+			var in client.Publisher
+			require.NoError(t, json.NewDecoder(r.Body).Decode(&in))
+			f.publishers = append(f.publishers, in.Name)
+			w.WriteHeader(http.StatusCreated)
+			_ = json.NewEncoder(w).Encode(in)
+		case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/keys"):
+			var in map[string]any
+			require.NoError(t, json.NewDecoder(r.Body).Decode(&in))
+			f.registered = append(f.registered, in)
+			w.WriteHeader(http.StatusCreated)
+			_ = json.NewEncoder(w).Encode(client.PublisherKey{KeyID: "ed25519:0123456789abcdef", Publisher: "acme"})
 		case r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/keys"):
 			_ = json.NewEncoder(w).Encode(client.Page[client.PublisherKey]{Items: f.keys})
 		case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/api/v1/marketplace/"):
@@ -366,6 +387,40 @@ func TestNodePush(t *testing.T) {
 	// A wrong key: 401 as the server says it.
 	_, _, err = runCLI(t, "node", "push", dir, "--server", server, "--api-key", "wf_bad", "--config", conf)
 	require.ErrorContains(t, err, "server answered 401 unauthenticated: authentication required")
+}
+
+func TestKeysRegister(t *testing.T) {
+	t.Parallel()
+	f := &fakeAPI{}
+	server := startFake(t, f)
+	conf := emptyConfig(t)
+	keyFile, _ := generateKey(t, "acme")
+	data, err := os.ReadFile(keyFile)
+	require.NoError(t, err)
+	k, err := signing.ParsePrivateKey(data)
+	require.NoError(t, err)
+	register := func(args ...string) error {
+		_, _, err := runCLI(t, append([]string{"keys", "register", "--key", keyFile, "--server", server, "--api-key", "wf_good", "--config", conf}, args...)...)
+		return err
+	}
+
+	// A bad time is refused before anything is sent.
+	require.ErrorContains(t, register("--not-after", "next year"), "--not-after")
+	require.Empty(t, f.requests)
+
+	// --create-publisher creates it once; the proof shows possession.
+	require.NoError(t, register("--create-publisher", "--not-after", "2027-01-01T00:00:00Z"))
+	require.NoError(t, register("--create-publisher"))
+	require.Equal(t, []string{"acme"}, f.publishers)
+	require.Len(t, f.registered, 2)
+	reg := f.registered[0]
+	require.Equal(t, signing.EncodePublicKey(k.Public()), reg["public_key"])
+	require.Equal(t, "2027-01-01T00:00:00Z", reg["not_after"])
+	require.NotContains(t, reg, "not_before")
+	proof, ok := reg["proof"].(string)
+	require.True(t, ok)
+	require.NoError(t, signing.VerifyProof("acme", k.Public(), proof))
+	require.NotContains(t, f.registered[1], "not_after")
 }
 
 func TestNodeVerifyWithServer(t *testing.T) {
