@@ -213,3 +213,28 @@ func TestInstallGrants(t *testing.T) {
 	_, err = e.reg.Authorize(ctx, e.tenantB, v1)
 	require.NoError(t, err)
 }
+
+// A version stored before signatures were verified (no manifest digest)
+// counts as unsigned, whatever signature document it kept.
+func TestAuthorizeLegacyVersion(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := t.Context()
+	wasm := fixture(t, "guest.wasm")
+	legacy := &store.ModuleVersion{Name: "acme/old", Version: "1.0.0", Digest: digestHex(wasm), ABI: "extism-v1",
+		Manifest: manifest(t, "name", "acme/old"), Signature: []byte(`{"key_id": "k1", "sig": "abc"}`)}
+	v, err := e.store.ModuleVersionInsert(ctx, e.tenant, legacy, wasm)
+	require.NoError(t, err)
+	require.Empty(t, v.ManifestSHA256)
+	_, err = e.reg.Authorize(ctx, e.tenant, v)
+	require.NoError(t, err)
+	require.Equal(t, registry.StatusUnsigned, registry.SignatureOf(v.Signature).Status)
+	_, err = e.reg.SetTrustPolicy(ctx, e.tenant, &store.TrustPolicy{RequireSignatures: true})
+	require.NoError(t, err)
+	_, err = e.reg.Authorize(ctx, e.tenant, v)
+	refusal(t, err, registry.CodeSignatureRequired)
+}
+
+func digestHex(b []byte) string {
+	return "sha256:" + signing.SHA256Hex(b)
+}
