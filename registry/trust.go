@@ -263,7 +263,10 @@ func (r *Registry) authorize(ctx context.Context, tenantID string, v *store.Modu
 	}
 	sub := subjectOf(v)
 	var signer *Signer
-	if len(v.Signature) > 0 {
+	// A version stored before signatures were verified has no manifest
+	// digest: whatever signature document it kept was never checked, so
+	// it counts as unsigned.
+	if len(v.Signature) > 0 && v.ManifestSHA256 != "" {
 		if signer, err = r.verifySignature(ctx, v.Signature, sub, "signature"); err != nil {
 			return workflow.Capabilities{}, err
 		}
