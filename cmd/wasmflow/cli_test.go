@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -226,7 +227,9 @@ type fakeAPI struct {
 	registered []map[string]any
 }
 
-func (f *fakeAPI) handler(t *testing.T) http.HandlerFunc {
+// handler serves the fake API; a request it cannot read is a 400 (the
+// handler runs outside the test's goroutine, where require cannot stop it).
+func (f *fakeAPI) handler() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
@@ -238,7 +241,11 @@ func (f *fakeAPI) handler(t *testing.T) http.HandlerFunc {
 		w.Header().Set("Content-Type", "application/json")
 		switch {
 		case r.Method == http.MethodPost && r.URL.Path == "/api/v1/nodes":
-			parts := readMultipart(t, r)
+			parts, err := readMultipart(r)
+			if err != nil {
+				writeProblem(w, http.StatusBadRequest, `{"code": "invalid_request", "title": "malformed multipart body"}`)
+				return
+			}
 			if env, err := signing.ParseEnvelope(parts["signature"]); parts["signature"] != nil && (err != nil ||
 				env.Statement.Matches(signing.Subject{Name: env.Statement.Name, Version: env.Statement.Version,
 					Wasm: parts["module"], Manifest: parts["manifest"]}) != nil) {
@@ -262,13 +269,17 @@ func (f *fakeAPI) handler(t *testing.T) http.HandlerFunc {
 			_ = json.NewEncoder(w).Encode(page)
 		case r.Method == http.MethodPost && r.URL.Path == "/api/v1/publishers":
 			var in client.Publisher
-			require.NoError(t, json.NewDecoder(r.Body).Decode(&in))
+			if !decode(w, r, &in) {
+				return
+			}
 			f.publishers = append(f.publishers, in.Name)
 			w.WriteHeader(http.StatusCreated)
 			_ = json.NewEncoder(w).Encode(in)
 		case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/keys"):
 			var in map[string]any
-			require.NoError(t, json.NewDecoder(r.Body).Decode(&in))
+			if !decode(w, r, &in) {
+				return
+			}
 			f.registered = append(f.registered, in)
 			w.WriteHeader(http.StatusCreated)
 			_ = json.NewEncoder(w).Encode(client.PublisherKey{KeyID: "ed25519:0123456789abcdef", Publisher: "acme"})
@@ -283,7 +294,9 @@ func (f *fakeAPI) handler(t *testing.T) http.HandlerFunc {
 			_, _ = io.WriteString(w, entry)
 		case r.Method == http.MethodPost && r.URL.Path == "/api/v1/marketplace/install":
 			var in client.InstallParams
-			require.NoError(t, json.NewDecoder(r.Body).Decode(&in))
+			if !decode(w, r, &in) {
+				return
+			}
 			f.installs = append(f.installs, in)
 			w.WriteHeader(http.StatusCreated)
 			_ = json.NewEncoder(w).Encode(client.Install{Name: in.Name, Version: in.Version, Digest: "sha256:ab", Grant: in.Grant, GrantCovers: true})
@@ -304,25 +317,41 @@ func writeProblem(w http.ResponseWriter, status int, body string) {
 	_, _ = io.WriteString(w, body)
 }
 
-func readMultipart(t *testing.T, r *http.Request) map[string][]byte {
+func readMultipart(r *http.Request) (map[string][]byte, error) {
 	_, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	require.NoError(t, err)
+	if err != nil {
+		return nil, err
+	}
 	parts := map[string][]byte{}
 	mr := multipart.NewReader(r.Body, params["boundary"])
 	for {
 		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			return parts, nil
+		}
 		if err != nil {
-			return parts
+			return nil, err
 		}
 		data, err := io.ReadAll(part)
-		require.NoError(t, err)
+		if err != nil {
+			return nil, err
+		}
 		parts[part.FormName()] = data
 	}
 }
 
+// decode reads a JSON body, answering 400 when it cannot.
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
+		writeProblem(w, http.StatusBadRequest, `{"code": "invalid_json", "title": "request body is not valid JSON"}`)
+		return false
+	}
+	return true
+}
+
 func startFake(t *testing.T, f *fakeAPI) string {
 	t.Helper()
-	srv := httptest.NewServer(f.handler(t))
+	srv := httptest.NewServer(f.handler())
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
