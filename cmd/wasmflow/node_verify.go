@@ -17,8 +17,9 @@ import (
 )
 
 // serverFromConfig is --server given without a value: the server comes from
-// WASMFLOW_SERVER, the config file or the default.
-const serverFromConfig = "\x00config"
+// WASMFLOW_SERVER, the config file or the default. It is no URL, so no
+// server is mistaken for it.
+const serverFromConfig = "configured"
 
 func newNodeVerifyCmd() *cobra.Command {
 	var files moduleFiles
