@@ -57,6 +57,26 @@ const (
 	CodeMissingEntrypoint = registry.CodeMissingEntrypoint
 	CodeVersionImmutable  = registry.CodeVersionImmutable
 	CodeRefInvalid        = registry.CodeRefInvalid
+	// Signatures, trust and the marketplace: the registry's codes.
+	CodeSignatureMismatch   = registry.CodeSignatureMismatch
+	CodeSignatureNamespace  = registry.CodeSignatureNamespace
+	CodeSignatureKeyUnknown = registry.CodeSignatureKeyUnknown
+	CodeSignatureKeyRevoked = registry.CodeSignatureKeyRevoked
+	CodeSignatureKeyExpired = registry.CodeSignatureKeyExpired
+	CodeSignatureRequired   = registry.CodeSignatureRequired
+	CodePublisherUntrusted  = registry.CodePublisherUntrusted
+	CodeVersionBelowMinimum = registry.CodeVersionBelowMinimum
+	CodeVersionYanked       = registry.CodeVersionYanked
+	CodeGrantRequired       = registry.CodeGrantRequired
+	CodeGrantExceedsRequest = registry.CodeGrantExceedsRequest
+	CodeGrantInsufficient   = registry.CodeGrantInsufficient
+	CodePublisherInvalid    = registry.CodePublisherInvalid
+	CodePublisherTaken      = registry.CodePublisherTaken
+	CodePublisherNotFound   = registry.CodePublisherNotFound
+	CodeKeyInvalid          = registry.CodeKeyInvalid
+	CodeProofInvalid        = registry.CodeProofInvalid
+	CodeKeyExists           = registry.CodeKeyExists
+	CodeTrustPolicyInvalid  = registry.CodeTrustPolicyInvalid
 	// CodeNodeFailed: a test run of a node module failed; Problem.Kind says why.
 	CodeNodeFailed = "node_failed"
 	// CodeNoTrigger: the workflow has no trigger node that this start can fire.
@@ -128,6 +148,26 @@ var codeTitles = map[string]struct {
 	CodeWebhookReplayed:         {http.StatusConflict, "webhook signature used before"},
 	CodeWebhookTimeout:          {http.StatusGatewayTimeout, "workflow did not finish in time"},
 	CodeExecutionFailed:         {http.StatusBadGateway, "workflow failed"},
+
+	CodeSignatureMismatch:   {http.StatusUnprocessableEntity, "signature is for another module"},
+	CodeSignatureNamespace:  {http.StatusUnprocessableEntity, "signer does not own the module's namespace"},
+	CodeSignatureKeyUnknown: {http.StatusUnprocessableEntity, "signing key is not registered"},
+	CodeSignatureKeyRevoked: {http.StatusUnprocessableEntity, "signing key is revoked"},
+	CodeSignatureKeyExpired: {http.StatusUnprocessableEntity, "signature made outside the key's validity"},
+	CodeSignatureRequired:   {http.StatusUnprocessableEntity, "signature required"},
+	CodePublisherUntrusted:  {http.StatusUnprocessableEntity, "publisher is not trusted"},
+	CodeVersionBelowMinimum: {http.StatusUnprocessableEntity, "version is below the tenant's minimum"},
+	CodeVersionYanked:       {http.StatusUnprocessableEntity, "version is yanked"},
+	CodeGrantRequired:       {http.StatusUnprocessableEntity, "grant required"},
+	CodeGrantExceedsRequest: {http.StatusUnprocessableEntity, "grant exceeds what the module asks for"},
+	CodeGrantInsufficient:   {http.StatusUnprocessableEntity, "grant does not cover what the module asks for"},
+	CodePublisherInvalid:    {http.StatusUnprocessableEntity, "publisher name is invalid"},
+	CodePublisherTaken:      {http.StatusConflict, "publisher name is taken"},
+	CodePublisherNotFound:   {http.StatusNotFound, "publisher not found"},
+	CodeKeyInvalid:          {http.StatusUnprocessableEntity, "key is invalid"},
+	CodeProofInvalid:        {http.StatusUnprocessableEntity, "proof of possession is invalid"},
+	CodeKeyExists:           {http.StatusConflict, "key is registered already"},
+	CodeTrustPolicyInvalid:  {http.StatusUnprocessableEntity, "trust policy is invalid"},
 }
 
 // Problem is the body of every error response (RFC 9457) plus a stable
@@ -254,7 +294,7 @@ func toProblem(err error) *Problem {
 		for i, p := range re.Problems {
 			errs[i] = FieldProblem{Location: p.Field, Message: p.Message}
 		}
-		detail := fmt.Sprintf("%d problem(s) in the upload", len(errs))
+		detail := fmt.Sprintf("%d problem(s) in the request", len(errs))
 		if len(errs) == 1 {
 			detail = errs[0].Location + ": " + errs[0].Message
 		}

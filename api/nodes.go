@@ -43,14 +43,14 @@ type nodeVersionResponse struct {
 	ABI       string            `json:"abi" enum:"extism-v1,wasi-command-v1"`
 	Size      int64             `json:"size" doc:"Module size in bytes."`
 	Manifest  workflow.Manifest `json:"manifest" doc:"The manifest, as checked and stored (normalized)."`
-	Signature json.RawMessage   `json:"signature,omitempty" doc:"The detached signature uploaded with the version, if any (not verified yet)."`
+	Signature signatureResponse `json:"signature" doc:"The version's signature: verified when it was stored, or unsigned."`
 	CreatedAt time.Time         `json:"created_at"`
 }
 
 func newNodeVersionResponse(v *store.ModuleVersion) (nodeVersionResponse, error) {
 	r := nodeVersionResponse{
 		Name: v.Name, Version: v.Version, Digest: v.Digest, ABI: v.ABI, Size: v.Size,
-		Signature: v.Signature, CreatedAt: v.CreatedAt,
+		Signature: newSignatureResponse(registry.SignatureOf(v.Signature)), CreatedAt: v.CreatedAt,
 	}
 	if err := json.Unmarshal(v.Manifest, &r.Manifest); err != nil {
 		return r, fmt.Errorf("api: %s@%s: stored manifest: %w", v.Name, v.Version, err)
@@ -91,7 +91,9 @@ func (s *Server) registerNodes() {
 			"201 when created, 200 when the same bytes and manifest were uploaded before. " +
 			"A refused upload is a problem naming each field at fault (module, signature, manifest.<json path>): " +
 			"413 for a part over its cap, 409 version_immutable for an existing version with other bytes or another manifest, " +
-			"422 for anything else (manifest_invalid, module_invalid, import_not_allowed, missing_entrypoint, signature_invalid). " +
+			"422 for anything else (manifest_invalid, module_invalid, import_not_allowed, missing_entrypoint; for the signature, verified before anything is stored: " +
+			"signature_invalid, signature_mismatch, signature_namespace, signature_key_unknown, signature_key_revoked, signature_key_expired; for the tenant's trust policy: " +
+			"signature_required, publisher_untrusted, version_below_minimum; version_yanked). " +
 			"The body is not compressed (Content-Encoding is refused).",
 		Tags:          tags,
 		DefaultStatus: http.StatusCreated,
@@ -162,7 +164,7 @@ func uploadRequestBody() *huma.RequestBody {
 				Properties: map[string]*huma.Schema{
 					"module":    {Type: "string", Format: "binary", Description: "The WebAssembly module (application/wasm)."},
 					"manifest":  {Type: "string", Description: "The manifest (wasmflow.json), as a file or a field."},
-					"signature": {Type: "string", Format: "binary", Description: "A detached signature: a JSON object. Optional."},
+					"signature": {Type: "string", Format: "binary", Description: "A detached signature (the JSON envelope wasmflow node sign writes). Optional, unless the tenant's trust policy requires signatures."},
 				},
 			},
 			Encoding: map[string]*huma.Encoding{

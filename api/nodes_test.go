@@ -129,7 +129,7 @@ func TestNodeExamplesThroughHTTP(t *testing.T) {
 		for _, field := range []string{"name", "version", "digest", "abi", "size", "manifest", "created_at"} {
 			require.Contains(t, raw, field)
 		}
-		require.NotContains(t, raw, "signature")
+		require.Equal(t, map[string]any{"status": "unsigned"}, raw["signature"])
 		require.True(t, strings.HasPrefix(created.Digest, "sha256:"), created.Digest)
 		require.Len(t, created.Digest, len("sha256:")+64)
 		require.EqualValues(t, len(wasm), created.Size)
@@ -331,13 +331,16 @@ func TestNodeUploadImmutable(t *testing.T) {
 	p = e.upload(e.key, moduleParts(t, filepath.Join(fixturesDir, "guest.wasm"), testManifest(t, "description", "changed"))...).problem(t, http.StatusConflict, CodeVersionImmutable)
 	require.Contains(t, p.Errors[0].Message, "another manifest")
 
-	// A signature, kept as uploaded.
-	r = e.upload(e.key, append(moduleParts(t, filepath.Join(fixturesDir, "guest.wasm"), testManifest(t, "version", "1.1.0")),
-		part{name: "signature", filename: "m.sig", data: []byte(`{"key_id": "k1", "sig": "abc"}`)})...)
+	// A signed version: verified, and described.
+	key := e.newPublisher(e.key, "acme")
+	r = e.upload(e.key, e.signedParts(key, filepath.Join(fixturesDir, "guest.wasm"), testManifest(t, "version", "1.1.0"))...)
 	require.Equal(t, http.StatusCreated, r.status, "body: %s", r.body)
 	var signed nodeVersionResponse
 	r.decode(t, &signed)
-	require.JSONEq(t, `{"key_id": "k1", "sig": "abc"}`, string(signed.Signature))
+	require.Equal(t, "verified", signed.Signature.Status)
+	require.Equal(t, "acme", signed.Signature.Publisher)
+	require.Equal(t, key.KeyID, signed.Signature.KeyID)
+	require.Equal(t, "unsigned", first.Signature.Status)
 
 	r = e.do(req{method: http.MethodGet, path: "/api/v1/nodes/acme/guest", key: e.key})
 	require.Equal(t, http.StatusOK, r.status)
@@ -538,7 +541,7 @@ func TestNodeProblemMapping(t *testing.T) {
 		require.Equal(t, status, p.Status, code)
 		require.Equal(t, code, p.Code)
 		require.Equal(t, []FieldProblem{{Location: "manifest.x", Message: "bad"}, {Location: "module", Message: "worse"}}, p.Errors)
-		require.Equal(t, "2 problem(s) in the upload", p.Detail)
+		require.Equal(t, "2 problem(s) in the request", p.Detail)
 	}
 	p := toProblem(&registry.RunError{Kind: "timeout", Message: "run exceeded its deadline"})
 	require.Equal(t, http.StatusUnprocessableEntity, p.Status)

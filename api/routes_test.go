@@ -18,6 +18,7 @@ import (
 	"github.com/wasmflow/wasmflow/auth"
 	"github.com/wasmflow/wasmflow/auth/vault"
 	"github.com/wasmflow/wasmflow/registry"
+	"github.com/wasmflow/wasmflow/registry/signing"
 	"github.com/wasmflow/wasmflow/store"
 )
 
@@ -43,6 +44,10 @@ type routeCase struct {
 	// as well as role, so every tenant key without the flag gets 403, and
 	// TestCrossTenant does not call it.
 	platform bool
+	// shared marks an operation that names another tenant's resource on
+	// purpose (the marketplace, publishers' public keys): TestCrossTenant
+	// expects it to answer and to change nothing.
+	shared bool
 }
 
 // routeCases has one row per operation of the OpenAPI document, by
@@ -152,6 +157,47 @@ var routeCases = map[string]routeCase{
 	"logout": {role: public, request: func(f *routeFixture) req {
 		return req{method: http.MethodPost, path: "/api/v1/auth/logout", body: map[string]any{"refresh_token": f.newSession()}}
 	}},
+	"createPublisher": {role: auth.RoleAdmin, request: func(f *routeFixture) req {
+		return req{method: http.MethodPost, path: "/api/v1/publishers", body: map[string]any{"name": f.name("p")}}
+	}},
+	"listPublishers": {role: auth.RoleViewer, request: func(*routeFixture) req {
+		return req{method: http.MethodGet, path: "/api/v1/publishers"}
+	}},
+	"registerPublisherKey": {role: auth.RoleAdmin, request: func(f *routeFixture) req {
+		k, err := signing.GenerateKey("acme")
+		require.NoError(f.e.t, err)
+		return req{method: http.MethodPost, path: "/api/v1/publishers/acme/keys",
+			body: map[string]any{"public_key": signing.EncodePublicKey(k.Public()), "proof": k.Prove()}}
+	}},
+	"listPublisherKeys": {role: public, shared: true, request: func(*routeFixture) req {
+		return req{method: http.MethodGet, path: "/api/v1/publishers/acme/keys"}
+	}},
+	"revokePublisherKey": {role: auth.RoleAdmin, request: func(f *routeFixture) req {
+		k := f.e.newKeyOf(f.owner, "acme", nil)
+		return req{method: http.MethodPost, path: "/api/v1/publishers/acme/keys/" + k.KeyID + "/revoke"}
+	}},
+	"getTrustPolicy": {role: auth.RoleAdmin, request: func(*routeFixture) req {
+		return req{method: http.MethodGet, path: "/api/v1/trust-policy"}
+	}},
+	"putTrustPolicy": {role: auth.RoleAdmin, request: func(*routeFixture) req {
+		return req{method: http.MethodPut, path: "/api/v1/trust-policy", body: map[string]any{"minimum_versions": map[string]any{"acme/other": "1.0.0"}}}
+	}},
+	"publishModule": {role: auth.RoleEditor, request: func(*routeFixture) req {
+		return req{method: http.MethodPost, path: "/api/v1/marketplace/publish", body: map[string]any{"name": "acme/signed", "version": "1.0.0"}}
+	}},
+	"searchMarketplace": {role: auth.RoleViewer, request: func(*routeFixture) req {
+		return req{method: http.MethodGet, path: "/api/v1/marketplace?q=signed"}
+	}},
+	"getMarketplaceModule": {role: auth.RoleViewer, shared: true, request: func(*routeFixture) req {
+		return req{method: http.MethodGet, path: "/api/v1/marketplace/acme/signed"}
+	}},
+	"installModule": {role: auth.RoleEditor, request: func(*routeFixture) req {
+		return req{method: http.MethodPost, path: "/api/v1/marketplace/install", body: map[string]any{"name": "acme/signed", "version": "1.0.0"}}
+	}},
+	"yankModuleVersion": {role: auth.RoleAdmin, request: func(f *routeFixture) req {
+		return req{method: http.MethodPost, path: "/api/v1/marketplace/acme/signed/versions/" + f.newPublished() + "/yank",
+			body: map[string]any{"reason": "test"}}
+	}},
 
 	"listAudit": {role: auth.RoleAdmin, request: func(*routeFixture) req {
 		return req{method: http.MethodGet, path: "/api/v1/audit"}
@@ -185,6 +231,22 @@ type routeFixture struct {
 	workflow string // two versions, a module node and a secret binding
 	failed   string // a failed execution of workflow
 	secret   string
+	// signer is a key of the tenant's publisher acme, which published
+	// acme/signed@1.0.0 to the marketplace.
+	signer *signing.PrivateKey
+}
+
+// newPublished uploads, signs and publishes a new version of acme/signed
+// and returns it.
+func (f *routeFixture) newPublished() string {
+	version := fmt.Sprintf("1.1.%d", f.seq.Add(1))
+	r := f.e.upload(f.owner, f.e.signedParts(f.signer, filepath.Join(fixturesDir, "guest.wasm"),
+		testManifest(f.e.t, "name", "acme/signed", "version", version))...)
+	require.Equal(f.e.t, http.StatusCreated, r.status, "body: %s", r.body)
+	r = f.e.do(req{method: http.MethodPost, path: "/api/v1/marketplace/publish", key: f.owner,
+		body: map[string]any{"name": "acme/signed", "version": version}})
+	require.Equal(f.e.t, http.StatusCreated, r.status, "body: %s", r.body)
+	return version
 }
 
 func (f *routeFixture) name(prefix string) string {
@@ -298,6 +360,11 @@ func newRouteFixture(e *env, tenantID, owner string) *routeFixture {
 	r := e.upload(owner, moduleParts(t, filepath.Join(fixturesDir, "guest.wasm"), testManifest(t, "name", "acme/echo"))...)
 	require.Equal(t, http.StatusCreated, r.status, "body: %s", r.body)
 	f.secret = f.newSecret()
+	f.signer = e.newPublisher(owner, "acme")
+	r = e.upload(owner, e.signedParts(f.signer, filepath.Join(fixturesDir, "guest.wasm"), testManifest(t, "name", "acme/signed"))...)
+	require.Equal(t, http.StatusCreated, r.status, "body: %s", r.body)
+	r = e.do(req{method: http.MethodPost, path: "/api/v1/marketplace/publish", key: owner, body: map[string]any{"name": "acme/signed", "version": "1.0.0"}})
+	require.Equal(t, http.StatusCreated, r.status, "body: %s", r.body)
 
 	// Version 1 fails every run; version 2 adds a module node.
 	f.workflow = e.saveWorkflow(owner, chain("fixture", failingNode()))

@@ -248,6 +248,9 @@ func (s *Server) registerRoutes() {
 	s.registerMembers()
 	s.registerSessions()
 	s.registerTenants()
+	s.registerPublishers()
+	s.registerTrust()
+	s.registerMarketplace()
 	if s.engine != nil {
 		s.registerExecutions()
 		s.registerTriggers()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -31,6 +32,9 @@ func (e *env) tenantState(key string) map[string]any {
 	state := map[string]any{}
 	for _, list := range []string{"workflows", "executions", "nodes", "secrets", "audit"} {
 		state[list] = jsonOf(e.t, get("/api/v1/"+list+"?limit=200"))
+	}
+	for _, path := range []string{"publishers", "publishers/acme/keys", "trust-policy", "marketplace"} {
+		state[path] = jsonOf(e.t, get("/api/v1/"+path))
 	}
 	for _, w := range items(state["workflows"]) {
 		id := w["id"].(string)
@@ -63,7 +67,7 @@ func TestCrossTenant(t *testing.T) {
 		op string
 		r  req
 	}
-	var calls []call
+	var calls, shared []call
 	for _, op := range e.operations() {
 		if !strings.Contains(op.path, "{") {
 			continue
@@ -76,6 +80,10 @@ func TestCrossTenant(t *testing.T) {
 		r := tc.request(a)
 		require.True(t, op.matches(r), "%s: %s %s", op.id, r.method, r.path)
 		r.key = keyB
+		if tc.shared {
+			shared = append(shared, call{op.id, r})
+			continue
+		}
 		calls = append(calls, call{op.id, r})
 	}
 	var visited []string
@@ -86,7 +94,13 @@ func TestCrossTenant(t *testing.T) {
 		"getWorkflow", "updateWorkflow", "deleteWorkflow", "listWorkflowVersions", "getWorkflowVersion",
 		"startExecution", "getExecution", "cancelExecution", "retryExecution",
 		"getNode", "getNodeVersion", "testNode", "updateSecret", "deleteSecret",
+		"registerPublisherKey", "revokePublisherKey", "yankModuleVersion",
 	})
+	var sharedOps []string
+	for _, c := range shared {
+		sharedOps = append(sharedOps, c.op)
+	}
+	require.ElementsMatch(t, []string{"listPublisherKeys", "getMarketplaceModule"}, sharedOps)
 
 	before := e.tenantState(e.key)
 	require.NotEmpty(t, before["audit"].(map[string]any)["items"])
@@ -97,6 +111,11 @@ func TestCrossTenant(t *testing.T) {
 		// The answer says nothing about A's resource.
 		require.NotContains(t, string(r.body), e.tenantID, what)
 		require.Empty(t, p.Errors, what)
+	}
+	// What is shared on purpose answers B, and B's reading changes nothing.
+	for _, c := range shared {
+		r := e.do(c.r)
+		require.Equal(t, http.StatusOK, r.status, "%s: %s", c.op, r.body)
 	}
 	require.Equal(t, before, e.tenantState(e.key), "tenant B's calls changed tenant A")
 
@@ -131,8 +150,17 @@ func TestCrossTenant(t *testing.T) {
 
 	// Nothing B did changed A's workflows, executions or secrets (A's own
 	// test run added a module and audit entries).
+	// B cannot take A's publisher name, nor publish under it, even a
+	// version A signed that B holds.
+	r = e.do(req{method: http.MethodPost, path: "/api/v1/publishers", key: keyB, body: map[string]any{"name": "acme"}})
+	r.problem(t, http.StatusConflict, CodePublisherTaken)
+	r = e.upload(keyB, e.signedParts(a.signer, filepath.Join(fixturesDir, "guest.wasm"), testManifest(t, "name", "acme/signed", "version", "7.0.0"))...)
+	require.Equal(t, http.StatusCreated, r.status, "a verified signature: B may hold the module: %s", r.body)
+	r = e.do(req{method: http.MethodPost, path: "/api/v1/marketplace/publish", key: keyB, body: map[string]any{"name": "acme/signed", "version": "7.0.0"}})
+	r.problem(t, http.StatusNotFound, CodePublisherNotFound)
+
 	after := e.tenantState(e.key)
-	for _, k := range []string{"workflows", "executions", "secrets"} {
+	for _, k := range []string{"workflows", "executions", "secrets", "publishers", "publishers/acme/keys", "marketplace", "trust-policy"} {
 		require.Equal(t, before[k], after[k], k)
 	}
 }

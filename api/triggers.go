@@ -235,8 +235,21 @@ func (s *Server) moduleProblems(ctx context.Context, tenantID string, n *workflo
 		return []workflow.Problem{{Path: ".module", Message: fmt.Sprintf("%s@%s has digest %s, but the workflow locked %s: save the workflow again",
 			name, n.Lock.Version, mod.Version.Digest, n.Lock.Digest)}}, nil
 	}
+	// What a run would be allowed: signature, trust policy, yanks and the
+	// tenant's grant, as the engine checks before every run.
+	grant, err := s.registry.Authorize(ctx, tenantID, mod.Version)
+	if re, ok := errors.AsType[*registry.Error](err); ok {
+		why := re.Code
+		if len(re.Problems) > 0 {
+			why += ": " + re.Problems[0].Message
+		}
+		return []workflow.Problem{{Path: ".module", Message: fmt.Sprintf("%s@%s cannot run (%s)", name, n.Lock.Version, why)}}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
 	var problems []workflow.Problem
-	granted := registry.GrantOf(mod).Secrets
+	granted := grant.Secrets
 	for _, declared := range sortedKeys(n.Secrets) {
 		bound := n.Secrets[declared]
 		if !slices.Contains(granted, declared) {

@@ -420,7 +420,48 @@ func (s *Server) getWorkflow(ctx context.Context, in *workflowIDInput) (*workflo
 	if err != nil {
 		return nil, err
 	}
-	return newWorkflowOutput(w), nil
+	out := newWorkflowOutput(w)
+	if err := s.lockProblems(ctx, p.TenantID, out.Body.Nodes); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// lockProblems sets, on each module node's lock, why a run of the locked
+// version would be refused now, so that a workflow shows which of its
+// nodes a revoked key, a yanked version or an outgrown grant stops.
+func (s *Server) lockProblems(ctx context.Context, tenantID string, nodes []workflow.Node) error {
+	if s.registry == nil {
+		return nil
+	}
+	for i := range nodes {
+		n := &nodes[i]
+		if n.Lock == nil {
+			continue
+		}
+		name, _ := n.ModuleRef()
+		v, err := s.registry.Get(ctx, tenantID, name, n.Lock.Version)
+		if errors.Is(err, store.ErrNotFound) {
+			n.Lock.Problem = &workflow.LockProblem{Code: "module_unavailable", Message: fmt.Sprintf("%s@%s is not installed", name, n.Lock.Version)}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		_, err = s.registry.Authorize(ctx, tenantID, v)
+		if re, ok := errors.AsType[*registry.Error](err); ok {
+			msg := re.Code
+			if len(re.Problems) > 0 {
+				msg = re.Problems[0].Message
+			}
+			n.Lock.Problem = &workflow.LockProblem{Code: re.Code, Message: msg}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 type updateWorkflowInput struct {

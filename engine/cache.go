@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/wasmflow/wasmflow/registry"
+	"github.com/wasmflow/wasmflow/store"
 	"github.com/wasmflow/wasmflow/workflow"
 )
 
@@ -105,6 +106,13 @@ type moduleCache struct {
 
 func newModuleCache(src Modules, max int) *moduleCache {
 	return &moduleCache{src: src, lru: newLRU[moduleKey, *registry.Module](max)}
+}
+
+// Authorize passes through to the source: a verdict can change between
+// runs of one version (a key revoked, a version yanked), and the source
+// keeps its own cache of verdicts.
+func (c *moduleCache) Authorize(ctx context.Context, tenantID string, v *store.ModuleVersion) (workflow.Capabilities, error) {
+	return c.src.Authorize(ctx, tenantID, v)
 }
 
 // HostSession passes through to the source: a session is per run.

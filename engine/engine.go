@@ -30,10 +30,12 @@ type Store interface {
 	store.Runs
 }
 
-// Modules loads the module versions that workflows lock, and gives each
-// run the host functions its grant allows.
+// Modules loads the module versions that workflows lock, decides before
+// each run whether the tenant may run one and with which grant, and gives
+// each run the host functions its grant allows.
 type Modules interface {
 	Load(ctx context.Context, tenantID, name, version string) (*registry.Module, error)
+	Authorize(ctx context.Context, tenantID string, v *store.ModuleVersion) (workflow.Capabilities, error)
 	HostSession(ctx context.Context, g registry.RunGrant) *registry.HostSession
 }
 

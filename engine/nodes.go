@@ -332,10 +332,21 @@ func (e *Engine) runModule(ctx context.Context, tenantID string, rc *runContext)
 		return failed(KindModuleUnavailable, "module %s@%s has digest %s, but the workflow locked %s",
 			name, node.Lock.Version, mod.Version.Digest, node.Lock.Digest), nil
 	}
+	// Verified before every run, cached or not: a revoked key, a yanked
+	// version, a stricter trust policy or a grant the version outgrew stops
+	// the run here, before any compile.
+	grant, err := e.modules.Authorize(ctx, tenantID, mod.Version)
+	if re, ok := errors.AsType[*registry.Error](err); ok {
+		return refusedModule(name, node.Lock.Version, re), nil
+	}
+	if err != nil {
+		return nil, err
+	}
 	sess := e.modules.HostSession(ctx, registry.RunGrant{
 		TenantID: tenantID, Module: mod, Node: node.Name, Bindings: node.Secrets,
 		Actor:  "node_run:" + rc.run.ID,
 		Detail: map[string]any{"execution_id": rc.ex.ID, "workflow_id": rc.ex.WorkflowID, "node_run_id": rc.run.ID},
+		Grant:  &grant,
 	})
 	rp := runtime.RunParams{
 		Wasm: mod.Wasm, Digest: mod.Version.Digest, Manifest: mod.Manifest,
@@ -359,6 +370,17 @@ func (e *Engine) runModule(ctx context.Context, tenantID string, rc *runContext)
 		out.err.Message = redactString(sess, out.err.Message)
 	}
 	return out, nil
+}
+
+// refusedModule is the failure of a run the registry refused: its kind is
+// the refusal's code (signature_key_revoked, version_yanked,
+// grant_insufficient, …).
+func refusedModule(name, version string, re *registry.Error) *outcome {
+	msg := re.Code
+	if len(re.Problems) > 0 {
+		msg = re.Problems[0].Message
+	}
+	return failed(re.Code, "module %s@%s may not run: %s", name, version, msg)
 }
 
 // runDocument runs a document-IO module once with the node's input document.

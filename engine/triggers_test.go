@@ -269,6 +269,10 @@ func (noModules) Load(context.Context, string, string, string) (*registry.Module
 	return nil, errors.New("this engine runs no modules")
 }
 
+func (noModules) Authorize(context.Context, string, *store.ModuleVersion) (workflow.Capabilities, error) {
+	return workflow.Capabilities{}, errors.New("this engine runs no modules")
+}
+
 func (noModules) HostSession(context.Context, registry.RunGrant) *registry.HostSession { return nil }
 
 type noRuntime struct{}

@@ -17,7 +17,8 @@ const (
 	// (manifest.schema.json), or a rule the schema cannot express (name,
 	// version, params_schema).
 	CodeManifestInvalid = "manifest_invalid"
-	// CodeSignatureInvalid: the signature is not a JSON object.
+	// CodeSignatureInvalid: the signature document is malformed, or its
+	// Ed25519 signature does not verify with the key it names.
 	CodeSignatureInvalid = "signature_invalid"
 	// CodeModuleInvalid: the module is missing, not WebAssembly, does not
 	// compile, or does not fit its ABI or its manifest's limits.
@@ -33,6 +34,58 @@ const (
 	CodeVersionImmutable = "version_immutable"
 	// CodeRefInvalid: a module reference is not owner/name[@version-or-range].
 	CodeRefInvalid = "ref_invalid"
+
+	// CodeSignatureMismatch: the signature's statement describes another
+	// module: another name, version, wasm bytes or manifest.
+	CodeSignatureMismatch = "signature_mismatch"
+	// CodeSignatureNamespace: the signing publisher does not own the
+	// module's namespace (publisher "acme" signs only "acme/*").
+	CodeSignatureNamespace = "signature_namespace"
+	// CodeSignatureKeyUnknown: the publisher or its key is not registered.
+	CodeSignatureKeyUnknown = "signature_key_unknown"
+	// CodeSignatureKeyRevoked: the signing key has been revoked.
+	CodeSignatureKeyRevoked = "signature_key_revoked"
+	// CodeSignatureKeyExpired: the signature was made outside the key's
+	// validity window.
+	CodeSignatureKeyExpired = "signature_key_expired"
+	// CodeSignatureRequired: the tenant's trust policy (or the marketplace)
+	// needs a signature and the module has none.
+	CodeSignatureRequired = "signature_required"
+	// CodePublisherUntrusted: the signing publisher is not among the
+	// tenant's trusted publishers.
+	CodePublisherUntrusted = "publisher_untrusted"
+	// CodeVersionBelowMinimum: the version is older than the tenant's
+	// minimum for the module.
+	CodeVersionBelowMinimum = "version_below_minimum"
+	// CodeVersionYanked: the version was yanked from the marketplace.
+	CodeVersionYanked = "version_yanked"
+	// CodeGrantRequired: an install does not grant a capability the
+	// version asks for.
+	CodeGrantRequired = "grant_required"
+	// CodeGrantExceedsRequest: an install grants more than the version asks for.
+	CodeGrantExceedsRequest = "grant_exceeds_request"
+	// CodeGrantInsufficient: the installed version asks for more than the
+	// tenant granted the module: install it again with a new grant.
+	CodeGrantInsufficient = "grant_insufficient"
+	// CodePublisherInvalid: not a publisher name (lower-case letters,
+	// digits, dashes).
+	CodePublisherInvalid = "publisher_invalid"
+	// CodePublisherTaken: the publisher name belongs to someone else (or
+	// to the platform: "wasmflow").
+	CodePublisherTaken = "publisher_taken"
+	// CodePublisherNotFound: the tenant owns no publisher by that name.
+	// The error also matches store.ErrNotFound.
+	CodePublisherNotFound = "publisher_not_found"
+	// CodeKeyInvalid: the public key is not a base64 Ed25519 key, or its
+	// validity window is empty.
+	CodeKeyInvalid = "key_invalid"
+	// CodeProofInvalid: the proof does not show possession of the key.
+	CodeProofInvalid = "proof_invalid"
+	// CodeKeyExists: the key is registered already. It matches store.ErrConflict.
+	CodeKeyExists = "key_exists"
+	// CodeTrustPolicyInvalid: a trust policy names something that is not a
+	// publisher, module or version.
+	CodeTrustPolicyInvalid = "trust_policy_invalid"
 )
 
 // Error is why the registry refused a request: a stable Code and the

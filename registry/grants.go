@@ -77,6 +77,9 @@ type RunGrant struct {
 	// Detail is added to every audit entry the run causes (execution id,
 	// workflow id, ...).
 	Detail map[string]any
+	// Grant, when set, is what the tenant granted the module (as
+	// [Registry.Authorize] returns it); nil is [GrantOf] the module.
+	Grant *workflow.Capabilities
 }
 
 // HostCall is one call a run made through a host function, as its node run
@@ -122,9 +125,10 @@ type HostSession struct {
 	values map[string]string // tenant secret name → value read, for Redact
 }
 
-// GrantOf is what the tenant granted a module: what its manifest declares,
-// as every install grants today. The marketplace's installs will store a
-// grant of their own (possibly narrower), and this is where it is read.
+// GrantOf is what a tenant's own upload is granted: what its manifest
+// declares. A module installed from the marketplace has a grant of its own
+// (possibly narrower), which [Registry.Authorize] returns and a run passes
+// in RunGrant.Grant.
 func GrantOf(mod *Module) workflow.Capabilities {
 	return mod.Manifest.Capabilities
 }
@@ -133,7 +137,11 @@ func GrantOf(mod *Module) workflow.Capabilities {
 // its grant allows) and the record of their calls. ctx is the run's: it
 // carries the audit writes of calls that end after it is cancelled.
 func (r *Registry) HostSession(ctx context.Context, g RunGrant) *HostSession {
-	s := &HostSession{reg: r, ctx: context.WithoutCancel(ctx), grant: g, caps: GrantOf(g.Module), values: map[string]string{}}
+	caps := GrantOf(g.Module)
+	if g.Grant != nil {
+		caps = *g.Grant
+	}
+	s := &HostSession{reg: r, ctx: context.WithoutCancel(ctx), grant: g, caps: caps, values: map[string]string{}}
 	s.module = g.Module.Version.Name + "@" + g.Module.Version.Version
 	if s.caps.HTTP != nil {
 		s.funcs = append(s.funcs, s.limit(hostfuncs.HTTPFetch(hostfuncs.HTTPConfig{

@@ -23,6 +23,11 @@ type Store interface {
 	ModuleVersionList(ctx context.Context, tenantID, name string) ([]*store.ModuleVersion, error)
 	ModuleList(ctx context.Context, tenantID string, page store.Page) ([]*store.ModuleSummary, string, error)
 	ModuleBlobGet(ctx context.Context, tenantID, digest string) ([]byte, error)
+	ModuleInstall(ctx context.Context, tenantID string, v *store.ModuleVersion, wasm []byte, grant *store.ModuleGrant) (*store.ModuleVersion, error)
+	ModuleGrantGet(ctx context.Context, tenantID, name string) (*store.ModuleGrant, error)
+	store.Publishers
+	store.Trust
+	store.Catalog
 }
 
 // Runtime is the sandbox the registry compiles and runs modules with: the
@@ -60,6 +65,9 @@ type Config struct {
 	MaxHostCalls int
 	// Now is the clock of call records; defaults to time.Now.
 	Now func() time.Time
+	// MaxVerdicts caps the trust verdicts kept for runs. Defaults to
+	// DefaultMaxVerdicts.
+	MaxVerdicts int
 }
 
 // Defaults and fixed caps.
@@ -68,6 +76,9 @@ const (
 	DefaultMaxManifestBytes = 64 << 10
 	// MaxSignatureBytes caps an uploaded signature.
 	MaxSignatureBytes = 16 << 10
+	// DefaultMaxVerdicts caps the cached trust verdicts (one per tenant and
+	// module version run).
+	DefaultMaxVerdicts = 4096
 )
 
 // Registry checks, stores, resolves and test-runs node modules, per tenant.
@@ -83,6 +94,7 @@ type Registry struct {
 	http             HTTPOptions
 	maxHostCalls     int
 	now              func() time.Time
+	verdicts         *verdictCache
 }
 
 // New applies Config's defaults, validates it and builds a Registry.
@@ -96,6 +108,8 @@ func New(cfg Config) (*Registry, error) {
 		return nil, fmt.Errorf("registry: Config.MaxModuleBytes %d is negative", cfg.MaxModuleBytes)
 	case cfg.MaxHostCalls < 0:
 		return nil, fmt.Errorf("registry: Config.MaxHostCalls %d is negative", cfg.MaxHostCalls)
+	case cfg.MaxVerdicts < 0:
+		return nil, fmt.Errorf("registry: Config.MaxVerdicts %d is negative", cfg.MaxVerdicts)
 	case cfg.MaxManifestBytes < 0:
 		return nil, fmt.Errorf("registry: Config.MaxManifestBytes %d is negative", cfg.MaxManifestBytes)
 	}
@@ -116,6 +130,7 @@ func New(cfg Config) (*Registry, error) {
 		http:             cfg.HTTP,
 		maxHostCalls:     cmp.Or(cfg.MaxHostCalls, DefaultMaxHostCalls),
 		now:              cfg.Now,
+		verdicts:         newVerdictCache(cmp.Or(cfg.MaxVerdicts, DefaultMaxVerdicts)),
 	}, nil
 }
 

@@ -72,22 +72,33 @@ const (
 // HostSession), with in.Secrets as its node's secret bindings; what they did
 // is in the result's HostCalls, and the secrets read are redacted from its
 // output, logs and error. A run that fails is a *[RunError], returned with
-// a result that holds the run's logs and duration; an unknown version is
+// a result that holds the run's logs and duration; a version the tenant may not run
+// (see Authorize) is its *[Error]; an unknown version is
 // store.ErrNotFound.
 func (r *Registry) TestRun(ctx context.Context, tenantID, name, version string, in *TestRunInput) (*TestRunResult, error) {
 	mod, err := r.Load(ctx, tenantID, name, version)
 	if err != nil {
 		return nil, err
 	}
-	return r.TestRunModule(ctx, tenantID, mod, in)
+	grant, err := r.Authorize(ctx, tenantID, mod.Version)
+	if err != nil {
+		return nil, err
+	}
+	return r.runTest(ctx, tenantID, mod, &grant, in)
 }
 
 // TestRunModule runs mod as [Registry.TestRun] runs a stored version: the
-// same input document, host functions, grant, limits, redaction and
-// errors. mod need not be stored: [Registry.Check] returns one from a
-// module's bytes and manifest (`wasmflow node test` runs it so, without a
-// server). tenantID is the tenant whose secrets the run may read.
+// same input document, host functions, limits, redaction and errors, with
+// the capabilities its manifest declares granted. mod need not be stored:
+// [Registry.Check] returns one from a module's bytes and manifest
+// (`wasmflow node test` runs it so, without a server). tenantID is the
+// tenant whose secrets the run may read.
 func (r *Registry) TestRunModule(ctx context.Context, tenantID string, mod *Module, in *TestRunInput) (*TestRunResult, error) {
+	return r.runTest(ctx, tenantID, mod, nil, in)
+}
+
+// runTest is a test run of mod with grant (nil: what its manifest asks for).
+func (r *Registry) runTest(ctx context.Context, tenantID string, mod *Module, grant *workflow.Capabilities, in *TestRunInput) (*TestRunResult, error) {
 	if mod == nil || mod.Version == nil || mod.Manifest == nil {
 		return nil, errors.New("registry: test run: a module with its version and manifest is required")
 	}
@@ -104,7 +115,7 @@ func (r *Registry) TestRunModule(ctx context.Context, tenantID string, mod *Modu
 	}
 	sess := r.HostSession(ctx, RunGrant{
 		TenantID: tenantID, Module: mod, Node: testNodeName, Bindings: in.Secrets,
-		Actor: cmp.Or(in.Actor, "system"), Detail: map[string]any{"test_run": true},
+		Actor: cmp.Or(in.Actor, "system"), Detail: map[string]any{"test_run": true}, Grant: grant,
 	})
 	base := runtime.RunParams{Wasm: mod.Wasm, Digest: mod.Version.Digest, Manifest: mod.Manifest, HostFuncs: sess.Funcs()}
 	out, err := r.testRun(ctx, mod, base, items, params)

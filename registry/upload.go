@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/wasmflow/wasmflow/registry/signing"
 	"github.com/wasmflow/wasmflow/runtime"
 	"github.com/wasmflow/wasmflow/store"
 	"github.com/wasmflow/wasmflow/workflow"
@@ -21,8 +22,8 @@ type UploadParams struct {
 	Module []byte
 	// Manifest is the manifest (wasmflow.json). Required.
 	Manifest []byte
-	// Signature is an optional detached signature: a JSON object, stored
-	// with the version. It is not verified yet.
+	// Signature is an optional detached signature (a signing.Envelope),
+	// verified before anything is stored and stored with the version.
 	Signature []byte
 }
 
@@ -35,7 +36,11 @@ type UploadParams struct {
 // this order: sizes (module_too_large, manifest_too_large,
 // signature_too_large; module_invalid or manifest_invalid when one is
 // missing), the manifest (manifest_invalid, every problem at once), the
-// signature (signature_invalid), the module's bytes (module_invalid: not
+// signature (signature_invalid when it is malformed or does not verify,
+// signature_namespace, signature_mismatch, signature_key_unknown,
+// signature_key_revoked, signature_key_expired), the tenant's trust policy
+// (signature_required, publisher_untrusted, version_below_minimum), a
+// version the marketplace yanked (version_yanked), the module's bytes (module_invalid: not
 // WebAssembly, does not compile), its imports (import_not_allowed: only WASI,
 // plus for extism-v1 the Extism kernel and the wasmflow host functions whose
 // capability the manifest declares), its entrypoint (missing_entrypoint, or
@@ -44,7 +49,18 @@ type UploadParams struct {
 // version with other bytes or another manifest is an *Error with code
 // version_immutable that matches store.ErrConflict.
 func (r *Registry) Upload(ctx context.Context, tenantID string, p *UploadParams) (*store.ModuleVersion, bool, error) {
-	mod, err := r.Check(ctx, p)
+	up, err := r.parseUpload(p)
+	if err != nil {
+		return nil, false, err
+	}
+	// The signature and the tenant's policy are checked before the module
+	// is compiled: a refused module costs no compilation.
+	sub := subject{name: up.manifest.Name, version: up.manifest.Version, wasmSHA256: signing.SHA256Hex(up.p.Module),
+		manifestSHA256: up.manifestSHA256, digest: digestOf(up.p.Module)}
+	if err := r.checkTrust(ctx, tenantID, sub, up.signature); err != nil {
+		return nil, false, err
+	}
+	mod, err := r.checkParsed(ctx, up)
 	if err != nil {
 		return nil, false, err
 	}
@@ -92,6 +108,28 @@ func (r *Registry) Upload(ctx context.Context, tenantID string, p *UploadParams)
 // return. `wasmflow node test` runs a module only after this check, so a
 // module that passes locally is one the server accepts. Safe for concurrent use.
 func (r *Registry) Check(ctx context.Context, p *UploadParams) (*Module, error) {
+	up, err := r.parseUpload(p)
+	if err != nil {
+		return nil, err
+	}
+	return r.checkParsed(ctx, up)
+}
+
+// parsedUpload is an upload whose sizes, manifest and signature document
+// have been checked.
+type parsedUpload struct {
+	p         *UploadParams
+	manifest  *workflow.Manifest
+	signature json.RawMessage
+	// manifestSHA256 is the digest of the manifest as uploaded (empty for
+	// a manifest with duplicate keys: it has no canonical form, so it can
+	// be stored unsigned but no signature can match it).
+	manifestSHA256 string
+}
+
+// parseUpload makes the checks that need no compilation: sizes, manifest,
+// signature document.
+func (r *Registry) parseUpload(p *UploadParams) (*parsedUpload, error) {
 	if p == nil {
 		p = &UploadParams{}
 	}
@@ -106,6 +144,14 @@ func (r *Registry) Check(ctx context.Context, p *UploadParams) (*Module, error) 
 	if err != nil {
 		return nil, err
 	}
+	manifestSHA, _ := signing.ManifestDigest(p.Manifest)
+	return &parsedUpload{p: p, manifest: m, signature: sig, manifestSHA256: manifestSHA}, nil
+}
+
+// checkParsed checks the module's bytes and returns the module ready to
+// store or run.
+func (r *Registry) checkParsed(ctx context.Context, up *parsedUpload) (*Module, error) {
+	m, p := up.manifest, up.p
 	if err := r.checkModule(ctx, m, p.Module); err != nil {
 		return nil, err
 	}
@@ -114,13 +160,14 @@ func (r *Registry) Check(ctx context.Context, p *UploadParams) (*Module, error) 
 		return nil, fmt.Errorf("registry: encode manifest: %w", err)
 	}
 	v := &store.ModuleVersion{
-		Name:      m.Name,
-		Version:   m.Version,
-		Digest:    digestOf(p.Module),
-		ABI:       m.ABI,
-		Size:      int64(len(p.Module)),
-		Manifest:  manifest,
-		Signature: sig,
+		Name:           m.Name,
+		Version:        m.Version,
+		Digest:         digestOf(p.Module),
+		ABI:            m.ABI,
+		Size:           int64(len(p.Module)),
+		Manifest:       manifest,
+		Signature:      up.signature,
+		ManifestSHA256: up.manifestSHA256,
 	}
 	return &Module{Version: v, Manifest: m, Wasm: p.Module}, nil
 }
@@ -197,6 +244,26 @@ func formatBytes(n int64) string {
 		return fmt.Sprintf("%d KiB", n>>10)
 	}
 	return fmt.Sprintf("%d bytes", n)
+}
+
+// checkTrust verifies an upload's signature, when it has one, and applies
+// the tenant's trust policy to it.
+func (r *Registry) checkTrust(ctx context.Context, tenantID string, sub subject, sig json.RawMessage) error {
+	var signer *Signer
+	if sig != nil {
+		var err error
+		if signer, err = r.verifySignature(ctx, sig, sub, "signature"); err != nil {
+			return err
+		}
+	}
+	pol, err := r.store.TrustPolicyGet(ctx, tenantID)
+	if err != nil {
+		return fmt.Errorf("registry: trust policy: %w", err)
+	}
+	if perr := checkPolicy(pol, sub, signer, store.SourceUpload, "signature"); perr != nil {
+		return perr
+	}
+	return r.checkYanked(ctx, sub, "manifest.version")
 }
 
 // checkSignature checks that a signature, when given, is a JSON object,

@@ -32,7 +32,8 @@ func TestUploadStoresVersion(t *testing.T) {
 		"capabilities": {"http": {"hosts": ["api.example.com", "*.example.org"], "methods": ["GET"]}, "secrets": ["token"]},
 		"limits": {"memory_mb": 16, "timeout_ms": 1000}
 	}`)
-	sig := []byte(`{ "key_id": "k1", "signature": "c2ln" }`)
+	key := e.publisher(t, e.tenant, "acme")
+	sig := sign(t, key, "acme/guest", "1.2.0", wasm, mf)
 	v, created, err := e.reg.Upload(ctx, e.tenant, &registry.UploadParams{Module: wasm, Manifest: mf, Signature: sig})
 	require.NoError(t, err)
 	require.True(t, created)
@@ -85,10 +86,12 @@ func TestUploadIdempotentAndImmutable(t *testing.T) {
 	// signature): the stored version, not created.
 	var indented bytes.Buffer
 	require.NoError(t, json.Indent(&indented, mf, "", "    "))
-	again, created, err := e.reg.Upload(ctx, e.tenant, &registry.UploadParams{Module: guest, Manifest: indented.Bytes(), Signature: []byte(`{"k":1}`)})
+	key := e.publisher(t, e.tenant, "acme")
+	signed := sign(t, key, "acme/guest", "1.0.0", guest, indented.Bytes())
+	again, created, err := e.reg.Upload(ctx, e.tenant, &registry.UploadParams{Module: guest, Manifest: indented.Bytes(), Signature: signed})
 	require.NoError(t, err)
 	require.False(t, created)
-	require.Equal(t, first, again)
+	require.Equal(t, first, again, "the stored version stays, unsigned")
 
 	// Other bytes under the same version: refused, as a conflict.
 	_, _, err = e.reg.Upload(ctx, e.tenant, &registry.UploadParams{Module: fixture(t, "bigmem.wasm"), Manifest: mf})

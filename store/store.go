@@ -49,6 +49,9 @@ type Store interface {
 	Runs
 	Secrets
 	Audit
+	Publishers
+	Trust
+	Catalog
 
 	// Ping reports whether the backend is reachable (for /readyz).
 	Ping(ctx context.Context) error
@@ -359,8 +362,20 @@ type ModuleVersion struct {
 	Manifest json.RawMessage
 	// Signature is the detached signature uploaded with the module, if any.
 	Signature json.RawMessage
+	// ManifestSHA256 is the hex sha256 of the manifest's canonical form as
+	// uploaded (Manifest is normalized): what a signature's statement names.
+	ManifestSHA256 string
+	// Source is how the version came into the tenant: SourceUpload (the
+	// default when empty) or SourceMarketplace (an install).
+	Source    string
 	CreatedAt time.Time
 }
+
+// Module version sources.
+const (
+	SourceUpload      = "upload"
+	SourceMarketplace = "marketplace"
+)
 
 // ModuleSummary is one module name with its newest version, for listings.
 type ModuleSummary struct {
@@ -386,6 +401,165 @@ type Modules interface {
 	ModuleList(ctx context.Context, tenantID string, page Page) ([]*ModuleSummary, string, error)
 	// ModuleBlobGet reads the wasm bytes stored under a digest for the tenant.
 	ModuleBlobGet(ctx context.Context, tenantID, digest string) ([]byte, error)
+	// ModuleInstall stores a version as ModuleVersionInsert does and, in the
+	// same transaction, replaces the tenant's grant for the module when
+	// grant is not nil, and bumps the trust epoch (a grant changes what
+	// runs may do). ErrConflict when the version exists with another digest.
+	ModuleInstall(ctx context.Context, tenantID string, v *ModuleVersion, wasm []byte, grant *ModuleGrant) (*ModuleVersion, error)
+	// ModuleGrantGet reads the tenant's grant for a module name.
+	ModuleGrantGet(ctx context.Context, tenantID, name string) (*ModuleGrant, error)
+}
+
+// ModuleGrant is what a tenant granted a module it installed from the
+// marketplace: the capabilities its runs get, and what the version it was
+// granted for asked (a later version asking more needs a new grant).
+type ModuleGrant struct {
+	TenantID string
+	Name     string
+	// Version is the version installed with this grant.
+	Version   string
+	Granted   workflow.Capabilities
+	Requested workflow.Capabilities
+	UpdatedAt time.Time
+}
+
+// Publisher owns a module namespace: publisher "acme" signs "acme/*". Names
+// are global; a publisher belongs to one tenant.
+type Publisher struct {
+	Name      string
+	TenantID  string
+	CreatedAt time.Time
+}
+
+// PublisherKey is an Ed25519 public key a publisher signs with. KeyID is
+// the key's fingerprint (signing.KeyID). A signature counts only when made
+// (its signed_at) within [NotBefore, NotAfter] by a key not revoked.
+type PublisherKey struct {
+	Publisher string
+	KeyID     string
+	PublicKey []byte
+	NotBefore *time.Time
+	NotAfter  *time.Time
+	RevokedAt *time.Time
+	CreatedAt time.Time
+}
+
+// Publishers stores publishers and their keys. Publishers and keys are
+// global (their names are), so reads take no tenant; writes take the tenant
+// that must own the publisher.
+type Publishers interface {
+	// PublisherInsert creates a publisher owned by the tenant; ErrConflict
+	// when the name is taken.
+	PublisherInsert(ctx context.Context, tenantID, name string) (*Publisher, error)
+	// PublisherGet reads a publisher by name, whichever tenant owns it.
+	PublisherGet(ctx context.Context, name string) (*Publisher, error)
+	// PublisherList lists the tenant's publishers by name.
+	PublisherList(ctx context.Context, tenantID string) ([]*Publisher, error)
+	// PublisherKeyInsert registers a key; ErrNotFound when the publisher is
+	// not the tenant's, ErrConflict when the key is registered already.
+	PublisherKeyInsert(ctx context.Context, tenantID string, k *PublisherKey) (*PublisherKey, error)
+	// PublisherKeyGet reads one key of a publisher.
+	PublisherKeyGet(ctx context.Context, publisher, keyID string) (*PublisherKey, error)
+	// PublisherKeyList lists a publisher's keys by creation; empty when it
+	// has none or does not exist.
+	PublisherKeyList(ctx context.Context, publisher string) ([]*PublisherKey, error)
+	// PublisherKeyRevoke marks a key revoked (a key revoked before keeps its
+	// first revocation time) and bumps the trust epoch, in one transaction;
+	// ErrNotFound when the publisher is not the tenant's or has no such key.
+	PublisherKeyRevoke(ctx context.Context, tenantID, publisher, keyID string) (*PublisherKey, error)
+}
+
+// TrustPolicy is what a tenant accepts to run.
+type TrustPolicy struct {
+	TenantID string
+	// RequireSignatures refuses unsigned private uploads (marketplace
+	// versions are always signed).
+	RequireSignatures bool
+	// TrustedPublishers, when not empty, are the only publishers whose
+	// signatures the tenant accepts.
+	TrustedPublishers []string
+	// MinimumVersions maps module names to the lowest version that may run.
+	MinimumVersions map[string]string
+	// UpdatedAt is zero for a tenant that never set a policy.
+	UpdatedAt time.Time
+}
+
+// Trust stores the tenants' trust policies and the trust epoch.
+type Trust interface {
+	// TrustPolicyGet reads the tenant's policy: the default (nothing
+	// required, any publisher, no minimum) when it never set one.
+	TrustPolicyGet(ctx context.Context, tenantID string) (*TrustPolicy, error)
+	// TrustPolicyPut replaces the tenant's policy and bumps the trust epoch,
+	// in one transaction.
+	TrustPolicyPut(ctx context.Context, tenantID string, p *TrustPolicy) (*TrustPolicy, error)
+	// TrustEpoch reads the counter that every change able to turn a
+	// verdict on a module (a revoked key, a yanked version, a policy, a
+	// grant) increments: verdicts cached at another epoch are stale.
+	TrustEpoch(ctx context.Context) (int64, error)
+}
+
+// CatalogModule is a module in the shared marketplace catalog.
+type CatalogModule struct {
+	// Name is "owner/name"; the owner is Publisher.
+	Name      string
+	Publisher string
+	// TenantID is the publishing tenant, which owns Publisher.
+	TenantID      string
+	Description   string
+	LatestVersion string
+	Versions      int
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// CatalogVersion is one published version: a copy of the publishing
+// tenant's module version, its bytes in that tenant's blobs.
+type CatalogVersion struct {
+	Name           string
+	Version        string
+	TenantID       string
+	Digest         string
+	ABI            string
+	Size           int64
+	Manifest       json.RawMessage
+	ManifestSHA256 string
+	Signature      json.RawMessage
+	YankedAt       *time.Time
+	YankReason     string
+	CreatedAt      time.Time
+}
+
+// CatalogPublishParams is a version to publish.
+type CatalogPublishParams struct {
+	Publisher   string
+	Description string
+	// Version is copied as it is; TenantID and CreatedAt are set by the store.
+	Version *CatalogVersion
+}
+
+// Catalog stores the shared marketplace: any tenant reads it, the tenant
+// owning a module's publisher writes it.
+type Catalog interface {
+	// CatalogPublish adds a version (and the module, the first time) and
+	// returns the module and version as stored: the same version with the
+	// same digest again returns the stored one, with another digest it is
+	// ErrConflict, as is a module another tenant published. ErrNotFound
+	// when the tenant does not have the bytes.
+	CatalogPublish(ctx context.Context, tenantID string, p *CatalogPublishParams) (*CatalogModule, *CatalogVersion, error)
+	// CatalogGet reads a module of the catalog.
+	CatalogGet(ctx context.Context, name string) (*CatalogModule, error)
+	// CatalogList lists the catalog by name; query, when not empty, keeps
+	// modules whose name or description contains it (ASCII case folded).
+	CatalogList(ctx context.Context, query string, page Page) ([]*CatalogModule, string, error)
+	// CatalogVersionList lists a module's versions in publish order;
+	// ErrNotFound when it has none.
+	CatalogVersionList(ctx context.Context, name string) ([]*CatalogVersion, error)
+	// CatalogVersionGet reads one published version.
+	CatalogVersionGet(ctx context.Context, name, version string) (*CatalogVersion, error)
+	// CatalogVersionYank marks a version yanked with a reason (a yanked
+	// version keeps its first time and reason) and bumps the trust epoch,
+	// in one transaction; ErrNotFound when the tenant did not publish it.
+	CatalogVersionYank(ctx context.Context, tenantID, name, version, reason string) (*CatalogVersion, error)
 }
 
 // Execution statuses.

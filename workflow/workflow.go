@@ -70,6 +70,16 @@ type Retry struct {
 type Lock struct {
 	Version string `json:"version"`
 	Digest  string `json:"digest"`
+	// Problem, when set, is why a run of the locked version would be
+	// refused now (a revoked key, a yanked version, a grant it outgrew).
+	// The server sets it when it shows a workflow; it is never stored.
+	Problem *LockProblem `json:"problem,omitempty"`
+}
+
+// LockProblem is why a locked module version may not run.
+type LockProblem struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
 }
 
 // Connection sends the items of one node's output port to another node's input port.

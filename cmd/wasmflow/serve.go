@@ -25,6 +25,7 @@ import (
 	"github.com/wasmflow/wasmflow/engine"
 	"github.com/wasmflow/wasmflow/hostfuncs"
 	"github.com/wasmflow/wasmflow/registry"
+	"github.com/wasmflow/wasmflow/registry/signing"
 	"github.com/wasmflow/wasmflow/runtime"
 	"github.com/wasmflow/wasmflow/store"
 )
@@ -38,6 +39,11 @@ type serveConfig struct {
 	// wasmflow.json beside its .wasm) installed into tenant "default" at
 	// start; installing is idempotent.
 	ExamplesDir string
+	// PlatformKeyFile is the platform publisher's signing key, which signs
+	// the examples; empty is <data-dir>/platform-signing-key, created on
+	// first start. Processes that install examples share one in a
+	// distributed deployment.
+	PlatformKeyFile string
 	// Roles are what this process does: api, worker, scheduler; none is all.
 	Roles []string
 	// RedisAddr selects the Asynq queue on Redis; empty is the in-process queue.
@@ -95,6 +101,7 @@ func newServeCmd(logs *logConfig) *cobra.Command {
 	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "address the HTTP API listens on (role api)")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown may take")
 	f.StringVar(&cfg.ExamplesDir, "examples-dir", "", "install the node modules found here (<dir>/*/wasmflow.json + .wasm) into tenant \"default\" at start")
+	f.StringVar(&cfg.PlatformKeyFile, "platform-key-file", "", "the platform publisher's signing key, which signs the --examples-dir modules for the marketplace (default <data-dir>/"+platformKeyFile+", created 0600 on first start; share one file between processes)")
 	f.StringSliceVar(&cfg.Roles, "roles", []string{roleAPI, roleWorker, roleScheduler}, "what this process does: api (HTTP API and webhooks), worker (runs node runs), scheduler (schedules, reconciler, retention)")
 	f.StringVar(&cfg.RedisAddr, "redis-addr", "", "Redis host:port: node runs go through Asynq on Redis, and any number of --roles worker processes can join")
 	f.StringVar(&cfg.RedisQueue, "redis-queue", "wasmflow", "the Asynq queue name, so several deployments can share one Redis")
@@ -194,7 +201,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan
 		return err
 	}
 	if cfg.ExamplesDir != "" {
-		if err := installExamples(ctx, st, reg, cfg.ExamplesDir, logger); err != nil {
+		if err := installExamples(ctx, st, reg, cfg, logger); err != nil {
 			return err
 		}
 	}
@@ -399,10 +406,17 @@ func writeSecretFile(path, content string) error {
 	return errors.Join(err, f.Close())
 }
 
-// installExamples installs the modules of dir into tenant "default". A folder
-// that fails is logged and skipped, so one broken example does not keep the
-// server from starting; a missing tenant or directory is an error.
-func installExamples(ctx context.Context, st store.Store, reg *registry.Registry, dir string, logger *slog.Logger) error {
+// platformKeyFile is the platform key's file name in the data dir.
+const platformKeyFile = "platform-signing-key"
+
+// installExamples installs the modules of --examples-dir into tenant
+// "default", signed by the platform publisher "wasmflow" and published to
+// the marketplace, so that every tenant can install them. A folder that
+// fails is logged and skipped, so one broken example does not keep the
+// server from starting; a missing tenant, directory or unusable key is an
+// error.
+func installExamples(ctx context.Context, st store.Store, reg *registry.Registry, cfg serveConfig, logger *slog.Logger) error {
+	dir := cfg.ExamplesDir
 	if _, err := os.Stat(dir); err != nil {
 		return fmt.Errorf("--examples-dir: %w", err)
 	}
@@ -410,14 +424,51 @@ func installExamples(ctx context.Context, st store.Store, reg *registry.Registry
 	if err != nil {
 		return fmt.Errorf("--examples-dir: tenant %q: %w", auth.DefaultTenant, err)
 	}
-	installed, err := reg.InstallDir(ctx, tenant.ID, dir)
+	key, err := loadPlatformKey(cfg, logger)
+	if err != nil {
+		return err
+	}
+	installed, err := reg.InstallDirSigned(ctx, tenant.ID, dir, key)
 	for _, v := range installed {
-		logger.Info("example node installed", slog.String("node", v.Name+"@"+v.Version))
+		logger.Info("example node installed and published", slog.String("node", v.Name+"@"+v.Version))
 	}
 	if err != nil {
 		logger.Warn("some example nodes were not installed", slog.Any("err", err))
 	}
 	return nil
+}
+
+// loadPlatformKey reads the platform's signing key, creating it (0600) in
+// the data dir on first start when no file is named.
+func loadPlatformKey(cfg serveConfig, logger *slog.Logger) (*signing.PrivateKey, error) {
+	path := cfg.PlatformKeyFile
+	create := path == ""
+	if create {
+		path = filepath.Join(cfg.store.DataDir, platformKeyFile)
+	}
+	b, err := os.ReadFile(path) //nolint:gosec // the operator names the file
+	if errors.Is(err, fs.ErrNotExist) && create {
+		key, err := signing.GenerateKey(registry.PlatformPublisher)
+		if err != nil {
+			return nil, fmt.Errorf("platform key: %w", err)
+		}
+		if err := os.MkdirAll(cfg.store.DataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("platform key: %w", err)
+		}
+		if err := writeSecretFile(path, strings.TrimSpace(string(key.Marshal()))); err != nil {
+			return nil, fmt.Errorf("platform key: %w", err)
+		}
+		logger.Info("created the platform signing key", slog.String("key_file", path), slog.String("key_id", key.KeyID))
+		return key, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--platform-key-file: %w", err)
+	}
+	key, err := signing.ParsePrivateKey(b)
+	if err != nil {
+		return nil, fmt.Errorf("--platform-key-file %s: %w", path, err)
+	}
+	return key, nil
 }
 
 // addrPortsValue is a repeatable flag of address:port pairs ("10.0.0.5:8080", "[fd00::1]:443").

@@ -240,11 +240,46 @@ func TestServeInstallsExamples(t *testing.T) {
 		"wasmflow_compile_cache_hits_total", "wasmflow_compile_cache_misses_total", `wasmflow_node_run_duration_seconds_count{module="wasmflow/hash",status="succeeded"} 1`} {
 		require.Contains(t, string(body), metric)
 	}
+	// The examples are signed by the platform publisher and published: a
+	// second tenant installs one from the marketplace and runs it.
+	market := func() string {
+		status, body := request(t, http.MethodGet, base+"/api/v1/marketplace", key, "")
+		require.Equal(t, http.StatusOK, status, string(body))
+		return string(body)
+	}
+	catalog := market()
+	for _, name := range []string{"wasmflow/filter", "wasmflow/hash", "wasmflow/text-template"} {
+		require.Contains(t, catalog, `"name":"`+name+`","publisher":"wasmflow"`)
+	}
+	require.Equal(t, 3, strings.Count(catalog, `"status":"verified"`), catalog)
+	info, err := os.Stat(filepath.Join(dir, platformKeyFile))
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), info.Mode().Perm())
+	platformKey, err := os.ReadFile(filepath.Join(dir, platformKeyFile))
+	require.NoError(t, err)
+	status, body = request(t, http.MethodPost, base+"/api/v1/tenants", key, `{"name": "other"}`)
+	require.Equal(t, http.StatusCreated, status, string(body))
+	var other struct{ ID string }
+	require.NoError(t, json.Unmarshal(body, &other))
+	status, body = request(t, http.MethodPost, base+"/api/v1/tenants/"+other.ID+"/api-keys", key, `{"name": "o", "role": "owner"}`)
+	require.Equal(t, http.StatusCreated, status, string(body))
+	var otherKey struct{ Key string }
+	require.NoError(t, json.Unmarshal(body, &otherKey))
+	status, body = request(t, http.MethodPost, base+"/api/v1/marketplace/install", otherKey.Key, `{"name": "wasmflow/hash"}`)
+	require.Equal(t, http.StatusCreated, status, string(body))
+	status, body = request(t, http.MethodPost, base+"/api/v1/nodes/wasmflow/hash/versions/1.0.0/test", otherKey.Key,
+		`{"items": [{"email": "a@example.com"}], "params": {"field": "email"}}`)
+	require.Equal(t, http.StatusOK, status, string(body))
 	require.NoError(t, stop())
 
-	// A second start installs the same modules again without a conflict,
-	// and wazero's compilation cache on disk has been filled.
-	_, stop = startServe(t, cfg)
+	// A second start installs and publishes the same modules again without
+	// a conflict, with the same key; wazero's compilation cache on disk has
+	// been filled.
+	base, stop = startServe(t, cfg)
+	require.Equal(t, catalog, market(), "the catalog did not change")
+	again, err := os.ReadFile(filepath.Join(dir, platformKeyFile))
+	require.NoError(t, err)
+	require.Equal(t, platformKey, again)
 	require.NoError(t, stop())
 	entries, err := os.ReadDir(filepath.Join(dir, "compile-cache"))
 	require.NoError(t, err)

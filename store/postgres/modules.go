@@ -14,6 +14,13 @@ import (
 
 const moduleVersionColumns = `tenant_id, name, version, digest, abi, size, manifest, signature, created_at`
 
+// selectVersions reads versions with their origin (a version stored before
+// origins were kept is an upload with no manifest digest).
+const selectVersions = `SELECT mv.tenant_id, mv.name, mv.version, mv.digest, mv.abi, mv.size, mv.manifest, mv.signature,
+	mv.created_at, COALESCE(o.manifest_sha256, ''), COALESCE(o.source, 'upload')
+	FROM module_versions mv LEFT JOIN module_version_origins o
+	ON o.tenant_id = mv.tenant_id AND o.name = mv.name AND o.version = mv.version`
+
 // ModuleVersionInsert stores a module version and, once per tenant and
 // digest, its bytes, in one transaction. Inserting the same name, version
 // and digest again returns the stored version; the same name and version
@@ -26,36 +33,8 @@ func (s *Store) ModuleVersionInsert(ctx context.Context, tenantID string, v *sto
 	}
 	var stored *store.ModuleVersion
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		// Create or lock the module's row first: concurrent uploads of one
-		// module queue here, so the check below sees the winner's version.
-		_, err := tx.Exec(ctx, `
-			INSERT INTO modules (tenant_id, name, latest_version, versions, created_at, updated_at)
-			VALUES ($1, $2, '', 0, $3, $3)
-			ON CONFLICT (tenant_id, name) DO UPDATE SET versions = modules.versions`,
-			m.TenantID, m.Name, m.CreatedAt)
-		if err != nil {
-			return err
-		}
-		stored, err = getOne(ctx, tx, scanModuleVersion, `SELECT `+moduleVersionColumns+`
-			FROM module_versions WHERE tenant_id = $1 AND name = $2 AND version = $3`, m.TenantID, m.Name, m.Version)
-		switch {
-		case err == nil && stored.Digest == m.Digest:
-			return nil
-		case err == nil:
-			return fmt.Errorf("%w: module %s@%s exists with digest %s", store.ErrConflict, m.Name, m.Version, stored.Digest)
-		case !errors.Is(err, store.ErrNotFound):
-			return err
-		}
-		stored = m
-		b := &pgx.Batch{}
-		b.Queue(`INSERT INTO module_blobs (tenant_id, digest, size, data, created_at) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (tenant_id, digest) DO NOTHING`, m.TenantID, m.Digest, m.Size, wasm, m.CreatedAt)
-		b.Queue(`UPDATE modules SET latest_version = $3, versions = versions + 1, updated_at = $4
-			WHERE tenant_id = $1 AND name = $2`, m.TenantID, m.Name, m.Version, m.CreatedAt)
-		b.Queue(`INSERT INTO module_versions (seq, `+moduleVersionColumns+`) VALUES (
-			(SELECT versions FROM modules WHERE tenant_id = $1 AND name = $2), $1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			m.TenantID, m.Name, m.Version, m.Digest, m.ABI, m.Size, m.Manifest, m.Signature, m.CreatedAt)
-		return sendBatch(ctx, tx, b)
+		stored, err = insertVersion(ctx, tx, m, wasm)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -63,17 +42,105 @@ func (s *Store) ModuleVersionInsert(ctx context.Context, tenantID string, v *sto
 	return stored, nil
 }
 
+// insertVersion stores m in tx unless it is there with the same digest, and
+// returns the stored version.
+func insertVersion(ctx context.Context, tx pgx.Tx, m *store.ModuleVersion, wasm []byte) (*store.ModuleVersion, error) {
+	// Create or lock the module's row first: concurrent uploads of one
+	// module queue here, so the check below sees the winner's version.
+	_, err := tx.Exec(ctx, `
+		INSERT INTO modules (tenant_id, name, latest_version, versions, created_at, updated_at)
+		VALUES ($1, $2, '', 0, $3, $3)
+		ON CONFLICT (tenant_id, name) DO UPDATE SET versions = modules.versions`,
+		m.TenantID, m.Name, m.CreatedAt)
+	if err != nil {
+		return nil, err
+	}
+	stored, err := getOne(ctx, tx, scanModuleVersion, selectVersions+`
+		WHERE mv.tenant_id = $1 AND mv.name = $2 AND mv.version = $3`, m.TenantID, m.Name, m.Version)
+	switch {
+	case err == nil && stored.Digest == m.Digest:
+		return stored, nil
+	case err == nil:
+		return nil, fmt.Errorf("%w: module %s@%s exists with digest %s", store.ErrConflict, m.Name, m.Version, stored.Digest)
+	case !errors.Is(err, store.ErrNotFound):
+		return nil, err
+	}
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO module_blobs (tenant_id, digest, size, data, created_at) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (tenant_id, digest) DO NOTHING`, m.TenantID, m.Digest, m.Size, wasm, m.CreatedAt)
+	b.Queue(`UPDATE modules SET latest_version = $3, versions = versions + 1, updated_at = $4
+		WHERE tenant_id = $1 AND name = $2`, m.TenantID, m.Name, m.Version, m.CreatedAt)
+	b.Queue(`INSERT INTO module_versions (seq, `+moduleVersionColumns+`) VALUES (
+		(SELECT versions FROM modules WHERE tenant_id = $1 AND name = $2), $1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		m.TenantID, m.Name, m.Version, m.Digest, m.ABI, m.Size, m.Manifest, m.Signature, m.CreatedAt)
+	b.Queue(`INSERT INTO module_version_origins (tenant_id, name, version, manifest_sha256, source) VALUES ($1, $2, $3, $4, $5)`,
+		m.TenantID, m.Name, m.Version, m.ManifestSHA256, m.Source)
+	if err := sendBatch(ctx, tx, b); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// ModuleInstall stores a version and the tenant's grant for the module in
+// one transaction, and bumps the trust epoch.
+func (s *Store) ModuleInstall(ctx context.Context, tenantID string, v *store.ModuleVersion, wasm []byte, grant *store.ModuleGrant) (*store.ModuleVersion, error) {
+	m, err := record.NewModuleVersion(tenantID, v, wasm)
+	if err != nil {
+		return nil, err
+	}
+	var stored *store.ModuleVersion
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		if stored, err = insertVersion(ctx, tx, m, wasm); err != nil {
+			return err
+		}
+		if grant != nil {
+			g, granted, requested, err := record.NewModuleGrant(tenantID, stored, grant)
+			if err != nil {
+				return err
+			}
+			_, err = tx.Exec(ctx, `INSERT INTO module_grants (tenant_id, name, version, granted, requested, updated_at)
+				VALUES ($1, $2, $3, $4, $5, $6)
+				ON CONFLICT (tenant_id, name) DO UPDATE SET version = excluded.version, granted = excluded.granted,
+				requested = excluded.requested, updated_at = excluded.updated_at`,
+				g.TenantID, g.Name, g.Version, string(granted), string(requested), g.UpdatedAt)
+			if err != nil {
+				return err
+			}
+		}
+		return bumpEpoch(ctx, tx)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return stored, nil
+}
+
+// ModuleGrantGet reads the tenant's grant for a module.
+func (s *Store) ModuleGrantGet(ctx context.Context, tenantID, name string) (*store.ModuleGrant, error) {
+	return getOne(ctx, s.pool, func(r pgx.Row) (*store.ModuleGrant, error) {
+		var (
+			g                  store.ModuleGrant
+			granted, requested []byte
+		)
+		if err := r.Scan(&g.TenantID, &g.Name, &g.Version, &granted, &requested, &g.UpdatedAt); err != nil {
+			return nil, err
+		}
+		g.UpdatedAt = utc(g.UpdatedAt)
+		return &g, record.DecodeModuleGrant(&g, granted, requested)
+	}, `SELECT tenant_id, name, version, granted, requested, updated_at FROM module_grants WHERE tenant_id = $1 AND name = $2`, tenantID, name)
+}
+
 // ModuleVersionGet reads one version of a module.
 func (s *Store) ModuleVersionGet(ctx context.Context, tenantID, name, version string) (*store.ModuleVersion, error) {
-	return getOne(ctx, s.pool, scanModuleVersion, `SELECT `+moduleVersionColumns+`
-		FROM module_versions WHERE tenant_id = $1 AND name = $2 AND version = $3`, tenantID, name, version)
+	return getOne(ctx, s.pool, scanModuleVersion, selectVersions+`
+		WHERE mv.tenant_id = $1 AND mv.name = $2 AND mv.version = $3`, tenantID, name, version)
 }
 
 // ModuleVersionList lists every version of a module in upload order;
 // ErrNotFound when it has none.
 func (s *Store) ModuleVersionList(ctx context.Context, tenantID, name string) ([]*store.ModuleVersion, error) {
-	vs, err := getAll(ctx, s.pool, scanModuleVersion, `SELECT `+moduleVersionColumns+`
-		FROM module_versions WHERE tenant_id = $1 AND name = $2 ORDER BY seq`, tenantID, name)
+	vs, err := getAll(ctx, s.pool, scanModuleVersion, selectVersions+`
+		WHERE mv.tenant_id = $1 AND mv.name = $2 ORDER BY mv.seq`, tenantID, name)
 	if err == nil && len(vs) == 0 {
 		err = store.ErrNotFound
 	}
@@ -121,7 +188,7 @@ func (s *Store) ModuleBlobGet(ctx context.Context, tenantID, digest string) ([]b
 func scanModuleVersion(r pgx.Row) (*store.ModuleVersion, error) {
 	var m store.ModuleVersion
 	err := r.Scan(&m.TenantID, &m.Name, &m.Version, &m.Digest, &m.ABI, &m.Size,
-		(*[]byte)(&m.Manifest), (*[]byte)(&m.Signature), &m.CreatedAt)
+		(*[]byte)(&m.Manifest), (*[]byte)(&m.Signature), &m.CreatedAt, &m.ManifestSHA256, &m.Source)
 	m.CreatedAt = utc(m.CreatedAt)
 	return &m, err
 }

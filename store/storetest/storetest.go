@@ -28,7 +28,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	groups := [][]testCase{
 		tenantCases(), apiKeyCases(), userCases(), refreshTokenCases(), workflowCases(), triggerCases(), moduleCases(),
 		executionCases(), runCases(), admissionCases(), secretCases(), secretBindingCases(),
-		auditCases(), paginationCases(), lifecycleCases(),
+		auditCases(), paginationCases(), lifecycleCases(), signingCases(),
 	}
 	for _, cases := range groups {
 		for _, c := range cases {

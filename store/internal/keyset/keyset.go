@@ -27,6 +27,7 @@ const (
 	Secrets          = "secrets"
 	Audit            = "audit"
 	Schedules        = "schedules"
+	Catalog          = "catalog"
 )
 
 // Encode returns the opaque cursor of a page that ended at key: the

@@ -132,6 +132,10 @@ func NewModuleVersion(tenantID string, v *store.ModuleVersion, wasm []byte) (*st
 	}
 	m := *v
 	m.TenantID, m.Size, m.CreatedAt = tenantID, int64(len(wasm)), Now()
+	m.Source = cmp.Or(m.Source, store.SourceUpload)
+	if m.Source != store.SourceUpload && m.Source != store.SourceMarketplace {
+		return nil, fmt.Errorf("store: module source %q is not %s or %s", m.Source, store.SourceUpload, store.SourceMarketplace)
+	}
 	var err error
 	if m.Manifest, err = JSON("module manifest", m.Manifest); err != nil {
 		return nil, err

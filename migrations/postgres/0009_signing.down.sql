@@ -1,0 +1,9 @@
+-- Reverts 0009_signing.
+DROP TABLE catalog_versions;
+DROP TABLE catalog_modules;
+DROP TABLE module_grants;
+DROP TABLE module_version_origins;
+DROP TABLE trust_epoch;
+DROP TABLE trust_policies;
+DROP TABLE publisher_keys;
+DROP TABLE publishers;
