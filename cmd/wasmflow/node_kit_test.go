@@ -3,11 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"mime/multipart"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -24,35 +24,43 @@ func kit(t *testing.T, bin, dir string, args ...string) (string, error) {
 	return string(out), err
 }
 
-// publish makes the built node in dir available on the server at base: an
-// upload of its module and manifest through the REST API. (With signing,
-// keys generate, node sign and node push take its place.)
-func publish(t *testing.T, base, key, dir string) {
+// author is a node author's CLI setup against a started server: its
+// environment and a registered signing key of publisher acme.
+type author struct {
+	bin     string
+	env     []string
+	keyFile string
+}
+
+// newAuthor generates a key for publisher acme and registers it, creating
+// the publisher: keys generate, keys register.
+func newAuthor(t *testing.T, bin, base, key string) *author {
 	t.Helper()
-	p, err := nodekit.OpenProject(dir)
-	require.NoError(t, err)
-	wasm, err := os.ReadFile(p.WasmPath())
-	require.NoError(t, err)
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	for field, data := range map[string][]byte{"module": wasm, "manifest": p.ManifestBytes} {
-		w, err := mw.CreateFormFile(field, field)
-		require.NoError(t, err)
-		_, err = w.Write(data)
-		require.NoError(t, err)
-	}
-	require.NoError(t, mw.Close())
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, base+"/api/v1/nodes", &body)
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+key)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	var created struct{ Name, Version, Digest string }
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&created))
-	require.Equal(t, http.StatusCreated, resp.StatusCode, "%+v", created)
-	require.Equal(t, p.Manifest.Name, created.Name)
+	work := t.TempDir()
+	a := &author{bin: bin, env: append(os.Environ(), "WASMFLOW_SERVER="+base, "WASMFLOW_API_KEY="+key,
+		"XDG_CONFIG_HOME="+filepath.Join(work, "no-config"), "WASMFLOW_CONFIG=")}
+	keyID := strings.TrimSpace(a.run(t, work, "keys", "generate", "--publisher", "acme", "--out", work))
+	a.keyFile = filepath.Join(work, "acme-"+strings.TrimPrefix(keyID, "ed25519:")+".key")
+	require.Contains(t, a.run(t, work, "keys", "register", "--key", a.keyFile, "--create-publisher"), keyID)
+	return a
+}
+
+func (a *author) run(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), a.bin, args...)
+	cmd.Dir, cmd.Env = dir, a.env
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Run(), "%v: %s%s", args, stdout.String(), stderr.String())
+	return stdout.String()
+}
+
+// publish signs the built node in dir and pushes it to the server: node
+// sign, node push.
+func (a *author) publish(t *testing.T, dir string) {
+	t.Helper()
+	require.Contains(t, a.run(t, dir, "node", "sign", "--key", a.keyFile), "signed acme/")
+	require.Contains(t, a.run(t, dir, "node", "push"), "signature: verified, publisher acme")
 }
 
 // TestNodeKitEveryLanguage takes a node from nothing to a workflow run in
@@ -65,6 +73,7 @@ func TestNodeKitEveryLanguage(t *testing.T) {
 	data, addr := t.TempDir(), freeAddr(t)
 	waitHealthy(t, addr, startProcess(t, bin, "serve", "--listen", addr, "--data-dir", data))
 	base, key := "http://"+addr, readKey(t, data)
+	author := newAuthor(t, bin, base, key)
 
 	for _, lang := range nodekit.Languages() {
 		t.Run(lang, func(t *testing.T) {
@@ -92,7 +101,7 @@ func TestNodeKitEveryLanguage(t *testing.T) {
 			require.Contains(t, out, "abi      "+l.ABI)
 			require.Contains(t, out, "no problems")
 
-			publish(t, base, key, dir)
+			author.publish(t, dir)
 			status, body := request(t, http.MethodPost, base+"/api/v1/workflows", key, `{"name": "greet-`+lang+`", "nodes": [
 				{"name": "start", "type": "trigger.manual"},
 				{"name": "greet", "module": "`+name+`@0.1.0", "params": {"greeting": "Hello"}}],
