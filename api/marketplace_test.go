@@ -187,7 +187,9 @@ func TestPublishersAndKeys(t *testing.T) {
 func TestMarketplaceGrantsAndRuns(t *testing.T) {
 	t.Parallel()
 	e := newEnvWith(t, envOpts{engine: true, registry: &registry.Config{HTTP: registry.HTTPOptions{AllowPrivate: true}}})
-	e.client.Timeout = 2 * time.Minute
+	// Compiling the 3.4 MB Go module on upload takes minutes under -race
+	// on a loaded machine.
+	e.client.Timeout = 5 * time.Minute
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"ok": true}`))
