@@ -31,7 +31,7 @@ import {
   KIND_OBJECT,
   KIND_STRING,
   Parser,
-} from "./json";
+} from "../../sdk/assemblyscript/json";
 
 const OPS = "eq, ne, gt, gte, lt, lte, contains, exists";
 
