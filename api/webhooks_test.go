@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -356,4 +357,31 @@ func FuzzParseSignature(f *testing.F) {
 		require.Equal(t, ts, ts2)
 		require.Equal(t, sigs, sigs2)
 	})
+}
+
+// Activation asks the registry what a run would: a module version below the
+// tenant's minimum keeps the workflow inactive, naming the node; lifting
+// the policy lets it activate.
+func TestActivationChecksModules(t *testing.T) {
+	t.Parallel()
+	e := newHookEnv(t, Config{})
+	r := e.upload(e.key, moduleParts(t, filepath.Join(fixturesDir, "guest.wasm"), testManifest(t, "name", "acme/echo"))...)
+	require.Equal(t, http.StatusCreated, r.status, "body: %s", r.body)
+	def := hookWorkflow("echo", map[string]any{"path": "echo"}, map[string]any{"name": "echo", "module": "acme/echo@1.0.0"})
+	id := e.saveWorkflow(e.key, def)
+
+	policy := func(body map[string]any) {
+		t.Helper()
+		r := e.do(req{method: http.MethodPut, path: "/api/v1/trust-policy", key: e.key, body: body})
+		require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+	}
+	policy(map[string]any{"minimum_versions": map[string]any{"acme/echo": "1.1.0"}})
+	r = e.do(req{method: http.MethodPost, path: "/api/v1/workflows/" + id + "/activate", key: e.key})
+	p := r.problem(t, http.StatusUnprocessableEntity, CodeActivationRefused)
+	require.Equal(t, []string{"nodes[1].module"}, p.locations())
+	require.Contains(t, p.Errors[0].Message, "acme/echo@1.0.0 cannot run (version_below_minimum")
+
+	policy(map[string]any{})
+	r = e.do(req{method: http.MethodPost, path: "/api/v1/workflows/" + id + "/activate", key: e.key})
+	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
 }
