@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"time"
 
 	"github.com/wasmflow/wasmflow/store"
@@ -25,7 +24,7 @@ func (s *Store) ExecutionInsert(ctx context.Context, tenantID string, p *store.E
 	if err != nil {
 		return nil, nil, err
 	}
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(tx *txn) error {
 		// One writer at a time (see Open): counting the slots and taking
 		// one cannot interleave with another start or admission.
 		if p.MaxActive > 0 || p.MaxWaiting > 0 {
@@ -67,7 +66,7 @@ func (s *Store) ExecutionInsert(ctx context.Context, tenantID string, p *store.E
 
 // insertRuns inserts runs into their execution, numbered from seq, and the
 // outbox entries of those that are queued, which it returns.
-func insertRuns(ctx context.Context, tx *sql.Tx, runs []*store.NodeRun, seq int, availableAt, createdAt time.Time) ([]*store.OutboxEntry, error) {
+func insertRuns(ctx context.Context, tx *txn, runs []*store.NodeRun, seq int, availableAt, createdAt time.Time) ([]*store.OutboxEntry, error) {
 	if len(runs) == 0 {
 		return nil, nil
 	}

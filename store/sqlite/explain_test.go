@@ -61,6 +61,31 @@ func (c *traceConn) ExecContext(ctx context.Context, query string, args []driver
 	return c.Conn.(driver.ExecerContext).ExecContext(ctx, query, args)
 }
 
+// PrepareContext records the queries the store runs prepared, when they run.
+func (c *traceConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	st, err := c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return &traceStmt{Stmt: st, conn: c, query: query}, nil
+}
+
+type traceStmt struct {
+	driver.Stmt
+	conn  *traceConn
+	query string
+}
+
+func (s *traceStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	s.conn.record(s.query, args)
+	return s.Stmt.(driver.StmtQueryContext).QueryContext(ctx, args)
+}
+
+func (s *traceStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	s.conn.record(s.query, args)
+	return s.Stmt.(driver.StmtExecContext).ExecContext(ctx, args)
+}
+
 func (c *traceConn) record(query string, args []driver.NamedValue) {
 	vals := make([]any, len(args))
 	for i, a := range args {
@@ -96,7 +121,7 @@ func TestListsUseIndexes(t *testing.T) {
 	rec := &recorder{}
 	write := sql.OpenDB(&traceConnector{dsn: dsn(path, true), rec: rec})
 	write.SetMaxOpenConns(1)
-	s := &Store{write: write, read: sql.OpenDB(&traceConnector{dsn: dsn(path, false), rec: rec}),
+	s := &Store{write: newPool(write), read: newPool(sql.OpenDB(&traceConnector{dsn: dsn(path, false), rec: rec})),
 		log: slog.New(slog.DiscardHandler)}
 	t.Cleanup(func() { _ = s.Close() })
 	require.NoError(t, s.Migrate(ctx))
@@ -113,7 +138,7 @@ func TestListsUseIndexes(t *testing.T) {
 	rec.mu.Unlock()
 	require.NotEmpty(t, stmts)
 	for _, st := range stmts {
-		plan := explain(t, s.write, st)
+		plan := explain(t, s.write.DB, st)
 		for _, line := range plan {
 			require.NotContains(t, line, "TEMP B-TREE", "the index does not give the order:\n%s\n%s", st.sql, plan)
 			if strings.HasPrefix(line, "SCAN") {

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"log/slog"
 
@@ -42,13 +41,13 @@ func (s *Store) MigrateTo(ctx context.Context, version int) error {
 // SchemaVersion returns the newest applied migration, 0 for none.
 func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 	var v int
-	if err := s.rawTx(ctx, func(tx *sql.Tx) error { return currentVersion(ctx, tx, &v) }); err != nil {
+	if err := s.rawTx(ctx, func(tx *txn) error { return currentVersion(ctx, tx, &v) }); err != nil {
 		return 0, fmt.Errorf("sqlite: schema version: %w", err)
 	}
 	return v, nil
 }
 
-func currentVersion(ctx context.Context, tx *sql.Tx, v *int) error {
+func currentVersion(ctx context.Context, tx *txn, v *int) error {
 	if _, err := tx.ExecContext(ctx, createMigrations); err != nil {
 		return err
 	}
@@ -56,20 +55,12 @@ func currentVersion(ctx context.Context, tx *sql.Tx, v *int) error {
 }
 
 // rawTx is inTx without translating errors.
-func (s *Store) rawTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return tx.Commit()
+func (s *Store) rawTx(ctx context.Context, fn func(*txn) error) error {
+	return s.write.tx(ctx, fn)
 }
 
 func (s *Store) migrateTo(ctx context.Context, all []migrations.Migration, target int) error {
-	err := s.rawTx(ctx, func(tx *sql.Tx) error {
+	err := s.rawTx(ctx, func(tx *txn) error {
 		var current int
 		if err := currentVersion(ctx, tx, &current); err != nil {
 			return err

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 
@@ -31,7 +30,7 @@ func (s *Store) ModuleVersionInsert(ctx context.Context, tenantID string, v *sto
 		return nil, err
 	}
 	var stored *store.ModuleVersion
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(tx *txn) error {
 		stored, err = insertVersion(ctx, tx, m, wasm)
 		return err
 	})
@@ -43,7 +42,7 @@ func (s *Store) ModuleVersionInsert(ctx context.Context, tenantID string, v *sto
 
 // insertVersion stores m in tx unless it is there with the same digest, and
 // returns the stored version.
-func insertVersion(ctx context.Context, tx *sql.Tx, m *store.ModuleVersion, wasm []byte) (*store.ModuleVersion, error) {
+func insertVersion(ctx context.Context, tx *txn, m *store.ModuleVersion, wasm []byte) (*store.ModuleVersion, error) {
 	stored, err := getOne(ctx, tx, scanModuleVersion, selectVersions+`
 		WHERE mv.tenant_id = $1 AND mv.name = $2 AND mv.version = $3`, m.TenantID, m.Name, m.Version)
 	switch {
@@ -82,7 +81,7 @@ func (s *Store) ModuleInstall(ctx context.Context, tenantID string, v *store.Mod
 		return nil, err
 	}
 	var stored *store.ModuleVersion
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(tx *txn) error {
 		if stored, err = insertVersion(ctx, tx, m, wasm); err != nil {
 			return err
 		}

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,7 +35,7 @@ const cancelRunsStmt = `UPDATE node_runs SET status = 'cancelled', finished_at =
 func (s *Store) RunClaim(ctx context.Context, tenantID, runID string, leaseUntil time.Time) (*store.NodeRun, error) {
 	now, token := record.Now(), record.NewClaimToken()
 	var run *store.NodeRun
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		var err error
 		run, err = getOne(ctx, tx, scanNodeRun, `
 			UPDATE node_runs SET status = 'running', claim_token = $3, lease_until = $4, started_at = $5
@@ -92,7 +91,7 @@ func (s *Store) RunExtendLease(ctx context.Context, tenantID, runID, claimToken 
 func (s *Store) RunRelease(ctx context.Context, tenantID, runID, claimToken string) (*store.OutboxEntry, error) {
 	now := record.Now()
 	var entry *store.OutboxEntry
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		run, err := getOne(ctx, tx, scanNodeRun, `
 			UPDATE node_runs SET status = 'queued', claim_token = '', lease_until = NULL, started_at = NULL
 			WHERE tenant_id = $1 AND id = $2 AND status = 'running' AND claim_token = $3 AND claim_token <> ''
@@ -125,7 +124,7 @@ func (s *Store) RunFinish(ctx context.Context, tenantID string, p *store.RunFini
 	}
 	now := record.Now()
 	res := &store.RunFinishResult{}
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(tx *txn) error {
 		ex, err := getOne(ctx, tx, scanExecution, `SELECT `+executionColumns+` FROM executions
 			WHERE tenant_id = $1 AND id = (SELECT execution_id FROM node_runs WHERE tenant_id = $1 AND id = $2)`,
 			tenantID, p.RunID)
@@ -186,7 +185,7 @@ func (s *Store) RunFinish(ctx context.Context, tenantID string, p *store.RunFini
 // release counts a finished parent done for each child's pending run,
 // queues the runs that wait for no other parent and writes their outbox
 // entries, which it returns.
-func release(ctx context.Context, tx *sql.Tx, ex *store.Execution, children []store.ChildRelease, now time.Time) ([]*store.OutboxEntry, error) {
+func release(ctx context.Context, tx *txn, ex *store.Execution, children []store.ChildRelease, now time.Time) ([]*store.OutboxEntry, error) {
 	var entries []*store.OutboxEntry
 	for _, c := range children {
 		runs, err := getAll(ctx, tx, scanNodeRun, `
@@ -211,7 +210,7 @@ func release(ctx context.Context, tx *sql.Tx, ex *store.Execution, children []st
 // and, when errJSON is set, that error; it cancels the runs the execution
 // still waits for and deletes its outbox entries. ErrNotFound when the
 // execution is not open, or not there.
-func closeExecution(ctx context.Context, tx *sql.Tx, tenantID, id, status string, errJSON json.RawMessage, now time.Time) (*store.Execution, error) {
+func closeExecution(ctx context.Context, tx *txn, tenantID, id, status string, errJSON json.RawMessage, now time.Time) (*store.Execution, error) {
 	ex, err := getOne(ctx, tx, scanExecution, `
 		UPDATE executions SET status = $3, error = coalesce($4, error), finished_at = $5
 		WHERE tenant_id = $1 AND id = $2 AND status IN ('queued', 'running')
@@ -239,7 +238,7 @@ func executionConflict(ctx context.Context, q querier, tenantID, id, why string)
 	return fmt.Errorf("%w: execution %s is %s, %s", store.ErrConflict, id, status, why)
 }
 
-func insertOutbox(ctx context.Context, tx *sql.Tx, e *store.OutboxEntry) error {
+func insertOutbox(ctx context.Context, tx *txn, e *store.OutboxEntry) error {
 	_, err := tx.ExecContext(ctx, insertOutboxStmt,
 		e.RunID, e.TenantID, e.ExecutionID, e.Node, e.Attempt, us(e.AvailableAt), us(e.CreatedAt))
 	return err
@@ -253,7 +252,7 @@ func (s *Store) RunRequeueExpired(ctx context.Context, now time.Time, limit int)
 	}
 	t := record.Now()
 	var entries []*store.OutboxEntry
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		runs, err := getAll(ctx, tx, scanNodeRun, `
 			UPDATE node_runs SET status = 'queued', claim_token = '', lease_until = NULL
 			WHERE id IN (SELECT id FROM node_runs WHERE status = 'running' AND lease_until < $1 ORDER BY lease_until LIMIT $2)
@@ -298,7 +297,7 @@ func (s *Store) OutboxDelete(ctx context.Context, tenantID, runID string) error 
 // runs it still waits for.
 func (s *Store) ExecutionCancel(ctx context.Context, tenantID, id string) (*store.Execution, error) {
 	var ex *store.Execution
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		var err error
 		ex, err = closeExecution(ctx, tx, tenantID, id, store.ExecutionCancelled, nil, record.Now())
 		if errors.Is(err, store.ErrNotFound) {
@@ -324,7 +323,7 @@ func (s *Store) ExecutionResume(ctx context.Context, tenantID, id string, p *sto
 		ex      *store.Execution
 		entries []*store.OutboxEntry
 	)
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(tx *txn) error {
 		var err error
 		ex, err = getOne(ctx, tx, scanExecution, `
 			UPDATE executions SET status = 'running', error = NULL, finished_at = NULL, deadline_at = $3,
@@ -362,7 +361,7 @@ func (s *Store) ExecutionResume(ctx context.Context, tenantID, id string, p *sto
 // executions.
 func (s *Store) ExecutionAdmit(ctx context.Context, tenantID string, maxActive int) ([]*store.OutboxEntry, error) {
 	var entries []*store.OutboxEntry
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		now := record.Now() // in the transaction: after the finish that freed a slot
 		slots := -1         // all
 		if maxActive > 0 {
@@ -427,7 +426,7 @@ func (s *Store) ExecutionFailExpired(ctx context.Context, now time.Time, errJSON
 	}
 	t := record.Now()
 	var failed []*store.Execution
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(tx *txn) error {
 		expired, err := getAll(ctx, tx, scanExecution, `SELECT `+executionColumns+` FROM executions
 			WHERE status IN ('queued', 'running') AND deadline_at < $1 AND admitted_at IS NOT NULL LIMIT $2`, us(now), limit)
 		if err != nil {

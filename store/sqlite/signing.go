@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 
@@ -12,7 +11,7 @@ import (
 )
 
 // bumpEpoch increments the trust epoch in tx.
-func bumpEpoch(ctx context.Context, tx *sql.Tx) error {
+func bumpEpoch(ctx context.Context, tx *txn) error {
 	return execOne(ctx, tx, `UPDATE trust_epoch SET epoch = epoch + 1 WHERE id = 1`)
 }
 
@@ -69,7 +68,7 @@ func (s *Store) PublisherKeyInsert(ctx context.Context, tenantID string, k *stor
 	if err != nil {
 		return nil, err
 	}
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(tx *txn) error {
 		if err := ownsPublisher(ctx, tx, tenantID, key.Publisher); err != nil {
 			return err
 		}
@@ -84,7 +83,7 @@ func (s *Store) PublisherKeyInsert(ctx context.Context, tenantID string, k *stor
 }
 
 // ownsPublisher is ErrNotFound unless the tenant owns the publisher.
-func ownsPublisher(ctx context.Context, tx *sql.Tx, tenantID, publisher string) error {
+func ownsPublisher(ctx context.Context, tx *txn, tenantID, publisher string) error {
 	_, err := getOne(ctx, tx, scanPublisher, `SELECT `+publisherColumns+` FROM publishers WHERE name = $1 AND tenant_id = $2`,
 		publisher, tenantID)
 	return err
@@ -104,7 +103,7 @@ func (s *Store) PublisherKeyList(ctx context.Context, publisher string) ([]*stor
 // bumps the trust epoch.
 func (s *Store) PublisherKeyRevoke(ctx context.Context, tenantID, publisher, keyID string) (*store.PublisherKey, error) {
 	var key *store.PublisherKey
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		if err := ownsPublisher(ctx, tx, tenantID, publisher); err != nil {
 			return err
 		}
@@ -147,7 +146,7 @@ func (s *Store) TrustPolicyPut(ctx context.Context, tenantID string, p *store.Tr
 	if err != nil {
 		return nil, err
 	}
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(tx *txn) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO trust_policies (tenant_id, require_signatures, trusted_publishers, minimum_versions, updated_at)
 			VALUES ($1, $2, $3, $4, $5)
 			ON CONFLICT (tenant_id) DO UPDATE SET require_signatures = excluded.require_signatures,
@@ -190,7 +189,7 @@ func (s *Store) CatalogPublish(ctx context.Context, tenantID string, p *store.Ca
 		module *store.CatalogModule
 		stored *store.CatalogVersion
 	)
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(tx *txn) error {
 		var err error
 		module, err = getOne(ctx, tx, scanCatalogModule, `SELECT `+catalogModuleColumns+` FROM catalog_modules WHERE name = $1`, m.Name)
 		switch {
@@ -288,7 +287,7 @@ func (s *Store) CatalogVersionGet(ctx context.Context, name, version string) (*s
 // trust epoch.
 func (s *Store) CatalogVersionYank(ctx context.Context, tenantID, name, version, reason string) (*store.CatalogVersion, error) {
 	var v *store.CatalogVersion
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		var err error
 		v, err = getOne(ctx, tx, scanCatalogVersion, `UPDATE catalog_versions
 			SET yank_reason = CASE WHEN yanked_at IS NULL THEN $5 ELSE yank_reason END, yanked_at = COALESCE(yanked_at, $4)

@@ -64,8 +64,8 @@ const busyTimeout = 5 * time.Second
 // Store is the SQLite implementation of [store.Store]. It is safe for
 // concurrent use.
 type Store struct {
-	write *sql.DB // one connection: writes queue here
-	read  *sql.DB // read-only connections
+	write *pool // one connection: writes queue here
+	read  *pool // read-only connections
 	log   *slog.Logger
 }
 
@@ -98,7 +98,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	read.SetConnMaxLifetime(0)
 	read.SetConnMaxIdleTime(0)
 
-	s := &Store{write: write, read: read, log: cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler))}
+	s := &Store{write: newPool(write), read: newPool(read), log: cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler))}
 	// The write connection first: it creates the file and turns WAL on.
 	if err := errors.Join(write.PingContext(ctx), read.PingContext(ctx)); err != nil {
 		_ = s.Close()
@@ -230,7 +230,7 @@ func execOne(ctx context.Context, q querier, stmt string, args ...any) error {
 
 // inTx runs fn in a write transaction (BEGIN IMMEDIATE), committed when fn
 // returns nil.
-func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+func (s *Store) inTx(ctx context.Context, fn func(*txn) error) error {
 	return translate(s.rawTx(ctx, fn))
 }
 

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -16,7 +15,7 @@ import (
 // webhook routes and schedules, in one transaction.
 func (s *Store) WorkflowActivate(ctx context.Context, tenantID, id string, version int) (*store.Workflow, error) {
 	var w *store.Workflow
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		err := execOne(ctx, tx, `UPDATE workflows SET active = 1
 			WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL AND version = $3`, tenantID, id, version)
 		if errors.Is(err, store.ErrNotFound) {
@@ -40,7 +39,7 @@ func (s *Store) WorkflowActivate(ctx context.Context, tenantID, id string, versi
 // routes and schedules, in one transaction.
 func (s *Store) WorkflowDeactivate(ctx context.Context, tenantID, id string) (*store.Workflow, error) {
 	var w *store.Workflow
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		err := execOne(ctx, tx, `UPDATE workflows SET active = 0 WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL`, tenantID, id)
 		if err != nil {
 			return err
@@ -59,7 +58,7 @@ func (s *Store) WorkflowDeactivate(ctx context.Context, tenantID, id string) (*s
 // writeTriggers replaces the webhook routes and schedules of w with those
 // of its definition when it is active, and deletes them when it is not. A
 // schedule node that stays keeps its Since.
-func writeTriggers(ctx context.Context, tx *sql.Tx, w *store.Workflow) error {
+func writeTriggers(ctx context.Context, tx *txn, w *store.Workflow) error {
 	since := map[string]time.Time{}
 	rows, err := getAll(ctx, tx, func(r row) (struct {
 		node  string
@@ -111,7 +110,7 @@ func routeConflict(err error, r *store.WebhookRoute) error {
 }
 
 // deleteTriggers deletes the workflow's webhook routes and schedules.
-func deleteTriggers(ctx context.Context, tx *sql.Tx, tenantID, id string) error {
+func deleteTriggers(ctx context.Context, tx *txn, tenantID, id string) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM webhook_routes WHERE tenant_id = $1 AND workflow_id = $2`, tenantID, id); err != nil {
 		return err
 	}
@@ -162,7 +161,7 @@ func (s *Store) ScheduleList(ctx context.Context, page store.Page) ([]*store.Sch
 // deletes the schedule's earlier ticks, in one transaction.
 func (s *Store) ScheduleTickClaim(ctx context.Context, tenantID, workflowID, node string, tick time.Time) error {
 	tick = record.Norm(tick)
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *txn) error {
 		var one int
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM schedules WHERE tenant_id = $1 AND workflow_id = $2 AND node = $3`,
 			tenantID, workflowID, node).Scan(&one)
@@ -187,7 +186,7 @@ func (s *Store) ScheduleTickClaim(ctx context.Context, tenantID, workflowID, nod
 
 // WebhookSignatureUse inserts the signature, or takes over its expired row.
 func (s *Store) WebhookSignatureUse(ctx context.Context, tenantID, signature string, now, expiresAt time.Time) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *txn) error {
 		err := execOne(ctx, tx, `INSERT INTO webhook_signatures (tenant_id, signature, expires_at) VALUES ($1, $2, $3)
 			ON CONFLICT (tenant_id, signature) DO UPDATE SET expires_at = excluded.expires_at
 			WHERE webhook_signatures.expires_at <= $4`, tenantID, signature, us(expiresAt), us(now))
@@ -204,7 +203,7 @@ func (s *Store) WebhookSignaturePrune(ctx context.Context, now time.Time, limit 
 		return 0, nil
 	}
 	var n int64
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM webhook_signatures WHERE rowid IN (
 			SELECT rowid FROM webhook_signatures WHERE expires_at < $1 LIMIT $2)`, us(now), limit)
 		if err != nil {

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 
 	"github.com/wasmflow/wasmflow/store"
 	"github.com/wasmflow/wasmflow/store/internal/keyset"
@@ -42,7 +41,7 @@ func (s *Store) UserGetByEmail(ctx context.Context, email string) (*store.User, 
 // MembershipInsert adds the user to the tenant.
 func (s *Store) MembershipInsert(ctx context.Context, tenantID, userID, role string) (*store.Membership, error) {
 	var m *store.Membership
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO memberships (tenant_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)`,
 			tenantID, userID, role, us(record.Now()))
 		if err != nil {
@@ -89,7 +88,7 @@ func (s *Store) MembershipListByUser(ctx context.Context, userID string) ([]*sto
 // in the transaction holds until it commits.
 func (s *Store) MembershipUpdate(ctx context.Context, tenantID, userID, role string) (*store.Membership, error) {
 	var m *store.Membership
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		if err := keepOwner(ctx, tx, tenantID, userID, role); err != nil {
 			return err
 		}
@@ -106,7 +105,7 @@ func (s *Store) MembershipUpdate(ctx context.Context, tenantID, userID, role str
 // MembershipDelete removes the user from the tenant; ErrLastOwner when the
 // user is its last owner.
 func (s *Store) MembershipDelete(ctx context.Context, tenantID, userID string) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *txn) error {
 		if err := keepOwner(ctx, tx, tenantID, userID, ""); err != nil {
 			return err
 		}
@@ -117,7 +116,7 @@ func (s *Store) MembershipDelete(ctx context.Context, tenantID, userID string) e
 // keepOwner returns ErrLastOwner when giving the member newRole ("" for
 // removing it) would leave the tenant without an owner member, and
 // ErrNotFound when the user is not a member.
-func keepOwner(ctx context.Context, tx *sql.Tx, tenantID, userID, newRole string) error {
+func keepOwner(ctx context.Context, tx *txn, tenantID, userID, newRole string) error {
 	var role string
 	err := tx.QueryRowContext(ctx, `SELECT role FROM memberships WHERE tenant_id = $1 AND user_id = $2`, tenantID, userID).Scan(&role)
 	if err != nil {

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strconv"
@@ -34,7 +33,7 @@ func (s *Store) WorkflowInsert(ctx context.Context, tenantID string, def *workfl
 		return nil, err
 	}
 	t := w.CreatedAt
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(tx *txn) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO workflows (id, tenant_id, name, version, active, created_at, updated_at)
 			VALUES ($1, $2, $3, 1, $4, $5, $5)`, w.ID, w.TenantID, w.Definition.Name, w.Active, us(t))
 		if err != nil {
@@ -92,7 +91,7 @@ func (s *Store) WorkflowUpdate(ctx context.Context, tenantID, id string, p *stor
 	}
 	t := record.Now()
 	var w *store.Workflow
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(tx *txn) error {
 		var err error
 		w, err = getOne(ctx, tx, scanWorkflowRow, `
 			UPDATE workflows SET version = version + 1, name = $3, active = coalesce($4, active), updated_at = $5
@@ -129,7 +128,7 @@ func (s *Store) WorkflowUpdate(ctx context.Context, tenantID, id string, p *stor
 
 // versionConflict explains an update that matched no row: the workflow is
 // not there (ErrNotFound) or is at another version (ErrConflict).
-func versionConflict(ctx context.Context, tx *sql.Tx, tenantID, id string, expected int) error {
+func versionConflict(ctx context.Context, tx *txn, tenantID, id string, expected int) error {
 	var current int
 	err := tx.QueryRowContext(ctx, `SELECT version FROM workflows WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL`,
 		tenantID, id).Scan(&current)
@@ -143,7 +142,7 @@ func versionConflict(ctx context.Context, tx *sql.Tx, tenantID, id string, expec
 // bindings and triggers, in one transaction: reads, lists and updates no longer see it,
 // and its versions stay for the executions that ran them.
 func (s *Store) WorkflowDelete(ctx context.Context, tenantID, id string) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *txn) error {
 		err := execOne(ctx, tx, `UPDATE workflows SET deleted_at = $3 WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL`,
 			tenantID, id, us(record.Now()))
 		if err != nil {
@@ -163,7 +162,7 @@ func (s *Store) WorkflowDelete(ctx context.Context, tenantID, id string) error {
 
 // insertSecretBindings inserts the secret bindings of def, a definition of
 // the workflow id.
-func insertSecretBindings(ctx context.Context, tx *sql.Tx, tenantID, id string, def *workflow.Workflow) error {
+func insertSecretBindings(ctx context.Context, tx *txn, tenantID, id string, def *workflow.Workflow) error {
 	bindings := record.SecretBindings(id, def)
 	if len(bindings) == 0 {
 		return nil
