@@ -304,3 +304,21 @@ func TestDefaultConfigPathWithoutHome(t *testing.T) {
 	t.Setenv("HOME", "")
 	require.Empty(t, client.DefaultConfigPath(), "no config dir, no default path")
 }
+
+func TestListsStopOnACursorCycle(t *testing.T) {
+	t.Parallel()
+	calls := 0
+	c := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		next := "a"
+		if r.URL.Query().Get("cursor") == "a" {
+			next = "b"
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"items": [{"name": "acme"}], "next_cursor": "`+next+`"}`)
+	})
+	pubs, err := c.PublisherList(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, 3, calls, "pages '', a, b: b hands back a, seen already")
+	require.Len(t, pubs, 3)
+}

@@ -49,15 +49,17 @@ func (c *Client) PublisherList(ctx context.Context) ([]Publisher, error) {
 func listAll[T any](ctx context.Context, c *Client, path string) ([]T, error) {
 	all := []T{}
 	q := url.Values{}
+	seen := map[string]bool{} // a server that hands back a cursor again would loop forever
 	for {
 		var page Page[T]
 		if err := c.do(ctx, &request{method: http.MethodGet, path: path, query: q}, &page); err != nil {
 			return nil, err
 		}
 		all = append(all, page.Items...)
-		if page.NextCursor == "" || page.NextCursor == q.Get("cursor") {
+		if page.NextCursor == "" || seen[page.NextCursor] {
 			return all, nil
 		}
+		seen[page.NextCursor] = true
 		q.Set("cursor", page.NextCursor)
 	}
 }
