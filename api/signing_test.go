@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
-	"path/filepath"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -75,5 +74,3 @@ func forgeStatement(t interface {
 	env := signing.Envelope{Statement: st, Signature: base64.StdEncoding.EncodeToString(sig)}
 	return env.Marshal()
 }
-
-var _ = filepath.Join

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -224,20 +225,20 @@ func (s *Server) moduleProblems(ctx context.Context, tenantID string, n *workflo
 	if s.registry == nil {
 		return nil, nil
 	}
-	mod, err := s.registry.Load(ctx, tenantID, name, n.Lock.Version)
+	v, err := s.registry.Get(ctx, tenantID, name, n.Lock.Version)
 	if errors.Is(err, store.ErrNotFound) {
 		return []workflow.Problem{{Path: ".module", Message: fmt.Sprintf("%s@%s is not installed", name, n.Lock.Version)}}, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	if mod.Version.Digest != n.Lock.Digest {
+	if v.Digest != n.Lock.Digest {
 		return []workflow.Problem{{Path: ".module", Message: fmt.Sprintf("%s@%s has digest %s, but the workflow locked %s: save the workflow again",
-			name, n.Lock.Version, mod.Version.Digest, n.Lock.Digest)}}, nil
+			name, n.Lock.Version, v.Digest, n.Lock.Digest)}}, nil
 	}
 	// What a run would be allowed: signature, trust policy, yanks and the
 	// tenant's grant, as the engine checks before every run.
-	grant, err := s.registry.Authorize(ctx, tenantID, mod.Version)
+	grant, err := s.registry.Authorize(ctx, tenantID, v)
 	if re, ok := errors.AsType[*registry.Error](err); ok {
 		why := re.Code
 		if len(re.Problems) > 0 {
@@ -250,7 +251,7 @@ func (s *Server) moduleProblems(ctx context.Context, tenantID string, n *workflo
 	}
 	var problems []workflow.Problem
 	granted := grant.Secrets
-	for _, declared := range sortedKeys(n.Secrets) {
+	for _, declared := range slices.Sorted(maps.Keys(n.Secrets)) {
 		bound := n.Secrets[declared]
 		if !slices.Contains(granted, declared) {
 			problems = append(problems, workflow.Problem{Path: ".secrets." + declared,
@@ -270,15 +271,6 @@ func (s *Server) moduleProblems(ctx context.Context, tenantID string, n *workflo
 func (s *Server) secretExists(ctx context.Context, tenantID, name string) error {
 	_, err := s.store.SecretGet(ctx, tenantID, name)
 	return err
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // activationConflict explains a refused activation: the webhooks another

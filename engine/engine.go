@@ -262,20 +262,25 @@ func (e *Engine) Start(ctx context.Context, tenantID, workflowID string, p Start
 	return ex, nil
 }
 
-// MaxActiveExecutions is each tenant's execution slots (0: no limit).
-func (e *Engine) MaxActiveExecutions() int { return e.maxActive }
-
 // admit gives the tenant's free execution slots to its oldest waiting
 // executions and enqueues their first runs. A failure is logged and left to
 // the reconciler, which admits for every tenant with waiting executions.
 func (e *Engine) admit(ctx context.Context, tenantID string) {
-	entries, err := e.store.ExecutionAdmit(context.WithoutCancel(ctx), tenantID, e.maxActive)
-	if err != nil {
+	if _, err := e.admitWaiting(ctx, tenantID); err != nil {
 		e.log.WarnContext(ctx, "admitting waiting executions failed; the reconciler will retry",
 			slog.String("tenant_id", tenantID), slog.Any("err", err))
-		return
+	}
+}
+
+// admitWaiting admits what the tenant's free slots allow, enqueues the
+// admitted executions' first runs and returns how many runs it queued.
+func (e *Engine) admitWaiting(ctx context.Context, tenantID string) (int, error) {
+	entries, err := e.store.ExecutionAdmit(context.WithoutCancel(ctx), tenantID, e.maxActive)
+	if err != nil {
+		return 0, err
 	}
 	e.enqueue(ctx, entries)
+	return len(entries), nil
 }
 
 // freed is called when one of the tenant's executions finished: its slot

@@ -92,14 +92,10 @@ func (e *Engine) ReconcileOnce(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("engine: waiting tenants: %w", err))
 	}
 	for _, tenantID := range waiting {
-		entries, err := e.store.ExecutionAdmit(ctx, tenantID, e.maxActive)
-		if err != nil {
+		if n, err := e.admitWaiting(ctx, tenantID); err != nil {
 			errs = append(errs, fmt.Errorf("engine: admit %s: %w", tenantID, err))
-			continue
-		}
-		if len(entries) > 0 {
-			e.metrics.reconciled("admitted", len(entries))
-			e.enqueue(ctx, entries)
+		} else if n > 0 {
+			e.metrics.reconciled("admitted", n)
 		}
 	}
 

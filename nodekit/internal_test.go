@@ -5,33 +5,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/wasmflow/wasmflow/store"
 )
-
-// The local registry's store and the inspector's runtime hold and run nothing.
-func TestLocalSeams(t *testing.T) {
-	t.Parallel()
-	ctx := t.Context()
-	var s noModules
-	_, err := s.ModuleVersionInsert(ctx, "", nil, nil)
-	require.ErrorContains(t, err, "stores nothing")
-	_, err = s.ModuleVersionGet(ctx, "", "", "")
-	require.ErrorIs(t, err, store.ErrNotFound)
-	_, err = s.ModuleVersionList(ctx, "", "")
-	require.ErrorIs(t, err, store.ErrNotFound)
-	list, next, err := s.ModuleList(ctx, "", store.Page{})
-	require.NoError(t, err)
-	require.Empty(t, list)
-	require.Empty(t, next)
-	_, err = s.ModuleBlobGet(ctx, "", "")
-	require.ErrorIs(t, err, store.ErrNotFound)
-	_, err = inspectOnly{}.Run(ctx, nil)
-	require.ErrorContains(t, err, "runs nothing")
-	_, err = inspectOnly{}.Session(ctx, nil)
-	require.ErrorContains(t, err, "runs nothing")
-	require.Nil(t, languages[0].Missing(), "go runs this test")
-}
 
 func TestLineDiff(t *testing.T) {
 	t.Parallel()

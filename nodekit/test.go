@@ -335,28 +335,7 @@ func ReadSecretsFile(path string) (map[string]string, error) {
 }
 
 // noModules is the store of a local registry: a node test hands the
-// registry its module, so there is nothing to look up or keep. Checks and
-// test runs of a given module never touch publishers, trust or the catalog;
-// those methods come from the embedded nil Store, so a call to one fails
-// loudly instead of answering something made up.
+// registry its module (Check, TestRunModule), which never looks anything
+// up or stores anything. Every method comes from the embedded nil Store,
+// so a call to one fails loudly instead of answering something made up.
 type noModules struct{ registry.Store }
-
-func (noModules) ModuleVersionInsert(context.Context, string, *store.ModuleVersion, []byte) (*store.ModuleVersion, error) {
-	return nil, errors.New("nodekit: a local registry stores nothing")
-}
-
-func (noModules) ModuleVersionGet(context.Context, string, string, string) (*store.ModuleVersion, error) {
-	return nil, store.ErrNotFound
-}
-
-func (noModules) ModuleVersionList(context.Context, string, string) ([]*store.ModuleVersion, error) {
-	return nil, store.ErrNotFound
-}
-
-func (noModules) ModuleList(context.Context, string, store.Page) ([]*store.ModuleSummary, string, error) {
-	return nil, "", nil
-}
-
-func (noModules) ModuleBlobGet(context.Context, string, string) ([]byte, error) {
-	return nil, store.ErrNotFound
-}

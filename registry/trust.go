@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -130,7 +131,7 @@ func checkPolicy(pol *store.TrustPolicy, sub subject, signer *Signer, source, fi
 		}
 		return refuse(CodeSignatureRequired, field, "%s@%s is not signed, and %s", sub.name, sub.version, why)
 	}
-	if signer != nil && len(pol.TrustedPublishers) > 0 && !containsString(pol.TrustedPublishers, signer.Publisher) {
+	if signer != nil && len(pol.TrustedPublishers) > 0 && !slices.Contains(pol.TrustedPublishers, signer.Publisher) {
 		return refuse(CodePublisherUntrusted, field, "publisher %q is not among the tenant's trusted publishers (%s)",
 			signer.Publisher, strings.Join(pol.TrustedPublishers, ", "))
 	}
@@ -143,15 +144,6 @@ func checkPolicy(pol *store.TrustPolicy, sub subject, signer *Signer, source, fi
 		}
 	}
 	return nil
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // checkYanked refuses a version whose bytes the marketplace yanked.

@@ -475,13 +475,13 @@ func isIdentifier(s string) bool {
 	return true
 }
 
-// span is a piece of a template: literal text, or an expression's source.
 // secretPlaceholder matches a {{secret:NAME}} placeholder (DESIGN §4), which
 // is not an expression: it stays in the text so that the host can replace it
 // with the secret's value when the module hands an HTTP request over, and
 // neither the workflow nor the guest ever holds the value.
 var secretPlaceholder = regexp.MustCompile(`^\{\{\s*secret:[A-Za-z0-9_.\-]+\s*\}\}`)
 
+// span is a piece of a template: literal text, or an expression's source.
 type span struct {
 	text string
 	expr bool

@@ -17,7 +17,7 @@ import (
 )
 
 // newNodeKitCmds are the developer kit's commands: init, build, test, inspect.
-func newNodeKitCmds(_ *logConfig) []*cobra.Command {
+func newNodeKitCmds() []*cobra.Command {
 	return []*cobra.Command{newNodeInitCmd(), newNodeBuildCmd(), newNodeTestCmd(), newNodeInspectCmd()}
 }
 

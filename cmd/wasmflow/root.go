@@ -34,7 +34,7 @@ func newRootCmd() *cobra.Command {
 	root.PersistentFlags().StringVar(&logs.format, "log-format", "auto", "log format: text, json, or auto (text on a terminal, JSON otherwise)")
 	root.AddCommand(newServeCmd(&logs), newMigrateCmd(&logs), newSecretsCmd(&logs),
 		newTenantCmd(&logs), newUserCmd(&logs), newAPIKeyCmd(&logs))
-	root.AddCommand(newKeysCmd(), newNodeCmd(&logs), newMarketplaceCmd())
+	root.AddCommand(newKeysCmd(), newNodeCmd(), newMarketplaceCmd())
 	return root
 }
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -39,16 +38,9 @@ func newRotateKeyCmd(logs *logConfig) *cobra.Command {
 			"Every tenant is re-wrapped, or only those named with --tenant.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			logger, err := logs.newLogger(cmd.ErrOrStderr())
-			if err != nil {
-				return err
-			}
-			st, err := openStore(cmd.Context(), cfg, logger)
-			if err != nil {
-				return err
-			}
-			err = rotate(cmd.Context(), st, cfg, tenants, cmd.OutOrStdout())
-			return errors.Join(err, st.Close())
+			return withStore(cmd, logs, cfg, func(ctx context.Context, st store.Store) error {
+				return rotate(ctx, st, cfg, tenants, cmd.OutOrStdout())
+			})
 		},
 	}
 	addStoreFlags(cmd, &cfg)

@@ -34,7 +34,7 @@ func (s *Store) ExecutionInsert(ctx context.Context, tenantID string, p *store.E
 		queueRuns(b, runs, 0, ex.CreatedAt, ex.CreatedAt)
 		return sendBatch(ctx, q, b)
 	}
-	if p.MaxActive <= 0 && p.MaxWaiting <= 0 {
+	if p.MaxActive <= 0 { // without slots every execution is admitted
 		if err := insert(s.pool); err != nil {
 			return nil, nil, err
 		}
@@ -42,7 +42,10 @@ func (s *Store) ExecutionInsert(ctx context.Context, tenantID string, p *store.E
 	}
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		// Whether anyone waits is all that matters without a waiting cap.
-		active, waiting, err := lockSlots(ctx, tx, tenantID, p.MaxActive, max(p.MaxWaiting, 1))
+		if err := lockSlots(ctx, tx, tenantID); err != nil {
+			return err
+		}
+		active, waiting, err := countSlots(ctx, tx, tenantID, p.MaxActive, max(p.MaxWaiting, 1))
 		if err != nil {
 			return err
 		}
@@ -62,31 +65,26 @@ type batcher interface {
 	SendBatch(context.Context, *pgx.Batch) pgx.BatchResults
 }
 
-// lockSlots locks the tenant's execution slots until the transaction ends
-// (the tenant row, FOR NO KEY UPDATE: it does not block the inserts that
-// reference the tenant) and then counts its unfinished admitted executions
-// and its waiting ones, each only as far as the limit that matters
-// (activeCap, waitingCap; all when not positive), so a long queue costs
-// nothing here. The count is a statement of its own: under READ COMMITTED
-// it must take its snapshot after the lock is granted, or it would miss
-// what the transaction that held the lock committed. ErrNotFound when the
-// tenant does not exist.
-func lockSlots(ctx context.Context, tx pgx.Tx, tenantID string, activeCap, waitingCap int) (active, waiting int, err error) {
-	if err := execOne(ctx, tx, `SELECT 1 FROM tenants WHERE id = $1 FOR NO KEY UPDATE`, tenantID); err != nil {
-		return 0, 0, err
-	}
-	capOf := func(n int) any {
-		if n <= 0 {
-			return nil // LIMIT NULL: no limit
-		}
-		return n
-	}
+// lockSlots locks the tenant's execution slots until the transaction ends:
+// the tenant row, FOR NO KEY UPDATE (it does not block the inserts that
+// reference the tenant). ErrNotFound when the tenant does not exist.
+func lockSlots(ctx context.Context, tx pgx.Tx, tenantID string) error {
+	return execOne(ctx, tx, `SELECT 1 FROM tenants WHERE id = $1 FOR NO KEY UPDATE`, tenantID)
+}
+
+// countSlots counts, under lockSlots, the tenant's unfinished admitted
+// executions and its waiting ones, each only as far as the limit that
+// matters (activeCap, waitingCap), so a long queue costs nothing here. It
+// is a statement of its own after the lock: under READ COMMITTED it must
+// take its snapshot after the lock is granted, or it would miss what the
+// transaction that held the lock committed.
+func countSlots(ctx context.Context, tx pgx.Tx, tenantID string, activeCap, waitingCap int) (active, waiting int, err error) {
 	err = tx.QueryRow(ctx, `SELECT
 		(SELECT count(*) FROM (SELECT 1 FROM executions
 			WHERE tenant_id = $1 AND admitted_at IS NOT NULL AND status IN ('queued', 'running') LIMIT $2) a),
 		(SELECT count(*) FROM (SELECT 1 FROM executions
 			WHERE tenant_id = $1 AND admitted_at IS NULL AND status = 'queued' LIMIT $3) w)`,
-		tenantID, capOf(activeCap), capOf(waitingCap)).Scan(&active, &waiting)
+		tenantID, activeCap, waitingCap).Scan(&active, &waiting)
 	return active, waiting, translate(err)
 }
 

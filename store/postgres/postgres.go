@@ -131,7 +131,7 @@ func translate(err error) error {
 	switch {
 	case err == nil, errors.As(err, &done),
 		errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrInvalidCursor),
-		errors.Is(err, store.ErrLastOwner):
+		errors.Is(err, store.ErrLastOwner), errors.Is(err, store.ErrLimitReached):
 		return err
 	case errors.Is(err, pgx.ErrNoRows):
 		return store.ErrNotFound

@@ -395,7 +395,7 @@ func (s *Store) ExecutionResume(ctx context.Context, tenantID, id string, p *sto
 func (s *Store) ExecutionAdmit(ctx context.Context, tenantID string, maxActive int) ([]*store.OutboxEntry, error) {
 	var entries []*store.OutboxEntry
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		active, _, err := lockSlots(ctx, tx, tenantID, maxActive, 1)
+		err := lockSlots(ctx, tx, tenantID)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil // no tenant, nothing waits
 		}
@@ -403,8 +403,12 @@ func (s *Store) ExecutionAdmit(ctx context.Context, tenantID string, maxActive i
 			return err
 		}
 		now := record.Now() // under the lock: after the finish that freed a slot
-		var slots any       // LIMIT NULL: all
+		var slots any // LIMIT NULL: all
 		if maxActive > 0 {
+			active, _, err := countSlots(ctx, tx, tenantID, maxActive, 1)
+			if err != nil {
+				return err
+			}
 			if maxActive <= active {
 				return nil
 			}

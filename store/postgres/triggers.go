@@ -62,6 +62,9 @@ func (s *Store) WorkflowDeactivate(ctx context.Context, tenantID, id string) (*s
 // schedule node that stays keeps its Since. The caller holds the
 // workflow's row lock (it has just updated the row).
 func writeTriggers(ctx context.Context, tx pgx.Tx, w *store.Workflow) error {
+	if !w.Active {
+		return deleteTriggers(ctx, tx, w.TenantID, w.ID)
+	}
 	since := map[string]time.Time{}
 	rows, err := tx.Query(ctx, `SELECT node, since FROM schedules WHERE tenant_id = $1 AND workflow_id = $2`, w.TenantID, w.ID)
 	if err != nil {
@@ -80,9 +83,6 @@ func writeTriggers(ctx context.Context, tx pgx.Tx, w *store.Workflow) error {
 	}
 	if err := deleteTriggers(ctx, tx, w.TenantID, w.ID); err != nil {
 		return err
-	}
-	if !w.Active {
-		return nil
 	}
 	routes, schedules := record.Triggers(w.TenantID, w.ID, &w.Definition, since, record.Now())
 	for _, r := range routes {

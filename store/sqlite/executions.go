@@ -27,20 +27,16 @@ func (s *Store) ExecutionInsert(ctx context.Context, tenantID string, p *store.E
 	err = s.inTx(ctx, func(tx *txn) error {
 		// One writer at a time (see Open): counting the slots and taking
 		// one cannot interleave with another start or admission.
-		if p.MaxActive > 0 || p.MaxWaiting > 0 {
+		if p.MaxActive > 0 { // without slots every execution is admitted
 			var active, waiting int
-			// Each count stops at the limit that matters (-1: none); without
-			// a waiting cap, whether anyone waits is all that matters.
-			activeCap, waitingCap := -1, max(p.MaxWaiting, 1)
-			if p.MaxActive > 0 {
-				activeCap = p.MaxActive
-			}
+			// Each count stops at the limit that matters; without a waiting
+			// cap, whether anyone waits is all that matters.
 			err := tx.QueryRowContext(ctx, `SELECT
 				(SELECT count(*) FROM (SELECT 1 FROM executions
 					WHERE tenant_id = $1 AND admitted_at IS NOT NULL AND status IN ('queued', 'running') LIMIT $2)),
 				(SELECT count(*) FROM (SELECT 1 FROM executions
 					WHERE tenant_id = $1 AND admitted_at IS NULL AND status = 'queued' LIMIT $3))`,
-				tenantID, activeCap, waitingCap).Scan(&active, &waiting)
+				tenantID, p.MaxActive, max(p.MaxWaiting, 1)).Scan(&active, &waiting)
 			if err != nil {
 				return err
 			}

@@ -59,6 +59,9 @@ func (s *Store) WorkflowDeactivate(ctx context.Context, tenantID, id string) (*s
 // of its definition when it is active, and deletes them when it is not. A
 // schedule node that stays keeps its Since.
 func writeTriggers(ctx context.Context, tx *txn, w *store.Workflow) error {
+	if !w.Active {
+		return deleteTriggers(ctx, tx, w.TenantID, w.ID)
+	}
 	since := map[string]time.Time{}
 	rows, err := getAll(ctx, tx, func(r row) (struct {
 		node  string
@@ -78,9 +81,6 @@ func writeTriggers(ctx context.Context, tx *txn, w *store.Workflow) error {
 	}
 	if err := deleteTriggers(ctx, tx, w.TenantID, w.ID); err != nil {
 		return err
-	}
-	if !w.Active {
-		return nil
 	}
 	routes, schedules := record.Triggers(w.TenantID, w.ID, &w.Definition, since, record.Now())
 	for _, r := range routes {
