@@ -135,7 +135,6 @@ func (s *Store) ScheduleList(ctx context.Context, page store.Page) ([]*store.Sch
 		return nil, "", err
 	}
 	var q keyset.Query
-	q.Where("1 = 1")
 	if after != nil {
 		q.Where("(s.tenant_id, s.workflow_id, s.node) > (?, ?, ?)", after[0], after[1], after[2])
 	}

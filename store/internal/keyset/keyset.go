@@ -127,8 +127,13 @@ func (q *Query) Where(cond string, args ...any) {
 }
 
 // Build returns "<head> WHERE c1 AND c2 … <tail> LIMIT limit+1" (the extra
-// row tells whether there is a next page) and the arguments.
+// row tells whether there is a next page; no WHERE without conditions) and
+// the arguments.
 func (q *Query) Build(head, tail string, limit int) (string, []any) {
 	q.args = append(q.args, limit+1)
-	return fmt.Sprintf("%s WHERE %s %s LIMIT $%d", head, strings.Join(q.conds, " AND "), tail, len(q.args)), q.args
+	where := ""
+	if len(q.conds) > 0 {
+		where = " WHERE " + strings.Join(q.conds, " AND ")
+	}
+	return fmt.Sprintf("%s%s %s LIMIT $%d", head, where, tail, len(q.args)), q.args
 }

@@ -96,3 +96,11 @@ func TestQuery(t *testing.T) {
 		"SELECT x FROM t WHERE tenant_id = $1 AND deleted_at IS NULL AND (created_at, id) < ($2, $3) ORDER BY id DESC LIMIT $4", stmt)
 	require.Equal(t, []any{"tn_1", 5, "au_1", 11}, args)
 }
+
+func TestQueryWithoutConditions(t *testing.T) {
+	t.Parallel()
+	var q keyset.Query
+	stmt, args := q.Build("SELECT x FROM t", "ORDER BY id", 5)
+	require.Equal(t, "SELECT x FROM t ORDER BY id LIMIT $1", stmt)
+	require.Equal(t, []any{6}, args)
+}
