@@ -26,9 +26,11 @@ type TenantLimits struct {
 // rateBuckets keeps one token bucket per key (a tenant, an email).
 type rateBuckets struct {
 	perMinute int
-	mu        sync.Mutex
-	buckets   map[string]*bucket
-	swept     time.Time
+	// refusal says what a 429 refuses, before ": retry in N s".
+	refusal string
+	mu      sync.Mutex
+	buckets map[string]*bucket
+	swept   time.Time
 }
 
 type bucket struct {
@@ -40,11 +42,27 @@ type bucket struct {
 // idle it is full again, so forgetting it changes nothing.
 const idleBucket = 2 * time.Minute
 
-func newRateBuckets(perMinute int) *rateBuckets {
+// newRateBuckets allows each key perMinute requests a minute (nil: no
+// limit); refusal is the start of the 429's detail.
+func newRateBuckets(perMinute int, refusal string) *rateBuckets {
 	if perMinute <= 0 {
 		return nil
 	}
-	return &rateBuckets{perMinute: perMinute, buckets: map[string]*bucket{}}
+	return &rateBuckets{perMinute: perMinute, refusal: refusal, buckets: map[string]*bucket{}}
+}
+
+// check spends one request of key's budget now: a 429 rate_limited problem
+// with Retry-After when none is left, nil otherwise (and with no limit).
+func (r *rateBuckets) check(key string) error {
+	if r == nil {
+		return nil
+	}
+	if ok, wait := r.take(key, time.Now()); !ok {
+		secs := int(math.Ceil(wait.Seconds()))
+		return newProblem(CodeRateLimited, fmt.Sprintf("%s: retry in %d s", r.refusal, secs)).
+			withHeader("Retry-After", strconv.Itoa(secs))
+	}
+	return nil
 }
 
 // take spends one request of key's budget at now; when none is left it
@@ -78,15 +96,12 @@ func (r *rateBuckets) take(key string, now time.Time) (ok bool, retryAfter time.
 // Retry-After, to a tenant over its requests per minute.
 func (s *Server) limitRate(ctx huma.Context, next func(huma.Context)) {
 	p, ok := auth.FromContext(ctx.Context())
-	if s.rates == nil || !ok {
+	if !ok {
 		next(ctx) // a public operation
 		return
 	}
-	if ok, wait := s.rates.take(p.TenantID, time.Now()); !ok {
-		secs := int(math.Ceil(wait.Seconds()))
-		s.writeProblem(ctx, newProblem(CodeRateLimited,
-			fmt.Sprintf("the tenant's limit of %d API requests a minute is used up: retry in %d s", s.rates.perMinute, secs)).
-			withHeader("Retry-After", strconv.Itoa(secs)))
+	if err := s.rates.check(p.TenantID); err != nil {
+		s.writeProblem(ctx, err)
 		return
 	}
 	next(ctx)
@@ -116,10 +131,5 @@ const loginAttemptsPerMinute = 10
 // limitLogin refuses a sign-in attempt for an email over its attempts a
 // minute, before any password work.
 func (s *Server) limitLogin(email string) error {
-	if ok, wait := s.logins.take(email, time.Now()); !ok {
-		secs := int(math.Ceil(wait.Seconds()))
-		return newProblem(CodeRateLimited, fmt.Sprintf("too many sign-in attempts for this email: retry in %d s", secs)).
-			withHeader("Retry-After", strconv.Itoa(secs))
-	}
-	return nil
+	return s.logins.check(email)
 }

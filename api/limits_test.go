@@ -40,7 +40,7 @@ func TestRequestRateLimit(t *testing.T) {
 
 func TestTenantRatesRefill(t *testing.T) {
 	t.Parallel()
-	r := newRateBuckets(60) // one a second, bursts of 60
+	r := newRateBuckets(60, "test") // one a second, bursts of 60
 	now := time.Now()
 	for range 60 {
 		ok, _ := r.take("t", now)
@@ -56,7 +56,7 @@ func TestTenantRatesRefill(t *testing.T) {
 	ok, _ = r.take("u", later)
 	require.True(t, ok)
 	require.NotContains(t, r.buckets, "t")
-	require.Nil(t, newRateBuckets(0), "no limit")
+	require.Nil(t, newRateBuckets(0, "test"), "no limit")
 }
 
 // A tenant at its secrets limit is refused a new one with 429 naming the

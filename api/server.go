@@ -144,9 +144,10 @@ func newServer(cfg Config, extra func(*Server)) (*Server, error) {
 		engine:    cfg.Engine,
 		vault:     cfg.Vault,
 		limits:    cfg.Limits,
-		rates:     newRateBuckets(cfg.Limits.RequestsPerMinute),
-		logins:    newRateBuckets(loginAttemptsPerMinute),
-		jwtKeys:   cfg.JWTKeys,
+		rates: newRateBuckets(cfg.Limits.RequestsPerMinute,
+			fmt.Sprintf("the tenant's limit of %d API requests a minute (webhooks count too) is used up", cfg.Limits.RequestsPerMinute)),
+		logins:  newRateBuckets(loginAttemptsPerMinute, "too many sign-in attempts for this email"),
+		jwtKeys: cfg.JWTKeys,
 
 		hookBodyLimit: cmp.Or(cfg.WebhookBodyLimit, DefaultBodyLimit),
 		publicURL:     strings.TrimRight(cfg.PublicURL, "/"),

@@ -72,7 +72,7 @@ func (s *Server) serveWebhook(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := s.limitWebhook(tenantID); err != nil {
+	if err := s.rates.check(tenantID); err != nil { // the budget its API requests use too
 		return err
 	}
 	w, err := s.store.WorkflowGet(ctx, tenantID, route.WorkflowID)
@@ -114,21 +114,6 @@ func (s *Server) serveWebhook(c *fiber.Ctx) error {
 		return c.JSON(fiber.Map{"execution_id": ex.ID})
 	}
 	return s.respondLastNode(c, tenantID, ex.ID, hook, &w.Definition)
-}
-
-// limitWebhook spends one of the tenant's requests a minute (the budget
-// its API requests use too): a tenant's webhooks are rate-limited like its
-// API, per API process.
-func (s *Server) limitWebhook(tenantID string) error {
-	if s.rates == nil {
-		return nil
-	}
-	if ok, wait := s.rates.take(tenantID, time.Now()); !ok {
-		secs := int(math.Ceil(wait.Seconds()))
-		return newProblem(CodeRateLimited, fmt.Sprintf("the tenant's limit of %d requests a minute is used up: retry in %d s", s.rates.perMinute, secs)).
-			withHeader("Retry-After", strconv.Itoa(secs))
-	}
-	return nil
 }
 
 // authenticateWebhook checks the request against the webhook's auth: the
