@@ -14,7 +14,6 @@ import (
 
 	"github.com/wasmflow/wasmflow/auth"
 	"github.com/wasmflow/wasmflow/engine"
-	"github.com/wasmflow/wasmflow/registry"
 	"github.com/wasmflow/wasmflow/store"
 	"github.com/wasmflow/wasmflow/workflow"
 )
@@ -238,16 +237,16 @@ func (s *Server) moduleProblems(ctx context.Context, tenantID string, n *workflo
 	}
 	// What a run would be allowed: signature, trust policy, yanks and the
 	// tenant's grant, as the engine checks before every run.
-	grant, err := s.registry.Authorize(ctx, tenantID, v)
-	if re, ok := errors.AsType[*registry.Error](err); ok {
-		why := re.Code
-		if len(re.Problems) > 0 {
-			why += ": " + re.Problems[0].Message
-		}
-		return []workflow.Problem{{Path: ".module", Message: fmt.Sprintf("%s@%s cannot run (%s)", name, n.Lock.Version, why)}}, nil
-	}
+	grant, refused, err := s.authorizeLock(ctx, tenantID, v)
 	if err != nil {
 		return nil, err
+	}
+	if refused != nil {
+		why := refused.Code
+		if refused.Message != refused.Code {
+			why += ": " + refused.Message
+		}
+		return []workflow.Problem{{Path: ".module", Message: fmt.Sprintf("%s@%s cannot run (%s)", name, n.Lock.Version, why)}}, nil
 	}
 	var problems []workflow.Problem
 	granted := grant.Secrets

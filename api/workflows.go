@@ -448,20 +448,28 @@ func (s *Server) lockProblems(ctx context.Context, tenantID string, nodes []work
 		if err != nil {
 			return err
 		}
-		_, err = s.registry.Authorize(ctx, tenantID, v)
-		if re, ok := errors.AsType[*registry.Error](err); ok {
-			msg := re.Code
-			if len(re.Problems) > 0 {
-				msg = re.Problems[0].Message
-			}
-			n.Lock.Problem = &workflow.LockProblem{Code: re.Code, Message: msg}
-			continue
-		}
+		_, problem, err := s.authorizeLock(ctx, tenantID, v)
 		if err != nil {
 			return err
 		}
+		n.Lock.Problem = problem
 	}
 	return nil
+}
+
+// authorizeLock asks the registry what a run of v would be allowed, as the
+// engine does before every run: the grant, or the refusal (a revoked key, a
+// yanked version, an outgrown grant…) as a lock problem.
+func (s *Server) authorizeLock(ctx context.Context, tenantID string, v *store.ModuleVersion) (workflow.Capabilities, *workflow.LockProblem, error) {
+	grant, err := s.registry.Authorize(ctx, tenantID, v)
+	if re, ok := errors.AsType[*registry.Error](err); ok {
+		msg := re.Code
+		if len(re.Problems) > 0 {
+			msg = re.Problems[0].Message
+		}
+		return grant, &workflow.LockProblem{Code: re.Code, Message: msg}, nil
+	}
+	return grant, nil, err
 }
 
 type updateWorkflowInput struct {
