@@ -55,8 +55,8 @@ func (r *Registry) Upload(ctx context.Context, tenantID string, p *UploadParams)
 	}
 	// The signature and the tenant's policy are checked before the module
 	// is compiled: a refused module costs no compilation.
-	sub := subject{name: up.manifest.Name, version: up.manifest.Version, wasmSHA256: signing.SHA256Hex(up.p.Module),
-		manifestSHA256: up.manifestSHA256, digest: digestOf(up.p.Module)}
+	sub := subject{name: up.manifest.Name, version: up.manifest.Version, wasmSHA256: strings.TrimPrefix(up.digest, "sha256:"),
+		manifestSHA256: up.manifestSHA256, digest: up.digest}
 	if err := r.checkTrust(ctx, tenantID, sub, up.signature); err != nil {
 		return nil, false, err
 	}
@@ -121,6 +121,8 @@ type parsedUpload struct {
 	p         *UploadParams
 	manifest  *workflow.Manifest
 	signature json.RawMessage
+	// digest is the module's "sha256:<hex>", computed once per upload.
+	digest string
 	// manifestSHA256 is the digest of the manifest as uploaded (empty for
 	// a manifest with duplicate keys: it has no canonical form, so it can
 	// be stored unsigned but no signature can match it).
@@ -145,7 +147,7 @@ func (r *Registry) parseUpload(p *UploadParams) (*parsedUpload, error) {
 		return nil, err
 	}
 	manifestSHA, _ := signing.ManifestDigest(p.Manifest)
-	return &parsedUpload{p: p, manifest: m, signature: sig, manifestSHA256: manifestSHA}, nil
+	return &parsedUpload{p: p, manifest: m, signature: sig, digest: digestOf(p.Module), manifestSHA256: manifestSHA}, nil
 }
 
 // checkParsed checks the module's bytes and returns the module ready to
@@ -162,7 +164,7 @@ func (r *Registry) checkParsed(ctx context.Context, up *parsedUpload) (*Module, 
 	v := &store.ModuleVersion{
 		Name:           m.Name,
 		Version:        m.Version,
-		Digest:         digestOf(p.Module),
+		Digest:         up.digest,
 		ABI:            m.ABI,
 		Size:           int64(len(p.Module)),
 		Manifest:       manifest,
