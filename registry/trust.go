@@ -253,24 +253,14 @@ func (r *Registry) authorize(ctx context.Context, tenantID string, v *store.Modu
 	if err != nil {
 		return workflow.Capabilities{}, err
 	}
-	sub := subjectOf(v)
-	var signer *Signer
 	// A version stored before signatures were verified has no manifest
 	// digest: whatever signature document it kept was never checked, so
 	// it counts as unsigned.
+	var sig json.RawMessage
 	if len(v.Signature) > 0 && v.ManifestSHA256 != "" {
-		if signer, err = r.verifySignature(ctx, v.Signature, sub, "signature"); err != nil {
-			return workflow.Capabilities{}, err
-		}
+		sig = v.Signature
 	}
-	pol, err := r.store.TrustPolicyGet(ctx, tenantID)
-	if err != nil {
-		return workflow.Capabilities{}, fmt.Errorf("registry: trust policy: %w", err)
-	}
-	if perr := checkPolicy(pol, sub, signer, v.Source, "signature"); perr != nil {
-		return workflow.Capabilities{}, perr
-	}
-	if err := r.checkYanked(ctx, sub, "version"); err != nil {
+	if err := r.checkTrust(ctx, tenantID, subjectOf(v), sig, v.Source, "version"); err != nil {
 		return workflow.Capabilities{}, err
 	}
 	if v.Source != store.SourceMarketplace {

@@ -57,7 +57,7 @@ func (r *Registry) Upload(ctx context.Context, tenantID string, p *UploadParams)
 	// is compiled: a refused module costs no compilation.
 	sub := subject{name: up.manifest.Name, version: up.manifest.Version, wasmSHA256: strings.TrimPrefix(up.digest, "sha256:"),
 		manifestSHA256: up.manifestSHA256, digest: up.digest}
-	if err := r.checkTrust(ctx, tenantID, sub, up.signature); err != nil {
+	if err := r.checkTrust(ctx, tenantID, sub, up.signature, store.SourceUpload, "manifest.version"); err != nil {
 		return nil, false, err
 	}
 	mod, err := r.checkParsed(ctx, up)
@@ -248,9 +248,11 @@ func formatBytes(n int64) string {
 	return fmt.Sprintf("%d bytes", n)
 }
 
-// checkTrust verifies an upload's signature, when it has one, and applies
-// the tenant's trust policy to it.
-func (r *Registry) checkTrust(ctx context.Context, tenantID string, sub subject, sig json.RawMessage) error {
+// checkTrust verifies a module's signature, when it has one, and applies
+// the tenant's trust policy and the marketplace's yanks to it, for an
+// upload (source upload) and before every run (the stored version's
+// source). yankField names the field a yank refusal points at.
+func (r *Registry) checkTrust(ctx context.Context, tenantID string, sub subject, sig json.RawMessage, source, yankField string) error {
 	var signer *Signer
 	if sig != nil {
 		var err error
@@ -262,10 +264,10 @@ func (r *Registry) checkTrust(ctx context.Context, tenantID string, sub subject,
 	if err != nil {
 		return fmt.Errorf("registry: trust policy: %w", err)
 	}
-	if perr := checkPolicy(pol, sub, signer, store.SourceUpload, "signature"); perr != nil {
+	if perr := checkPolicy(pol, sub, signer, source, "signature"); perr != nil {
 		return perr
 	}
-	return r.checkYanked(ctx, sub, "manifest.version")
+	return r.checkYanked(ctx, sub, yankField)
 }
 
 // checkSignature checks that a signature, when given, is a JSON object,
