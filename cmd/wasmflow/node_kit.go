@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -183,12 +182,10 @@ func dirArg(args []string) string {
 	return "."
 }
 
-// writeReport writes v as indented JSON, or as text.
+// writeReport writes v as indented JSON (printJSON), or as text.
 func writeReport(w io.Writer, asJSON bool, v any, text func(io.Writer) error) error {
-	if !asJSON {
-		return text(w)
+	if asJSON {
+		return printJSON(w, v)
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	return text(w)
 }
