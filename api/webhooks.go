@@ -104,7 +104,7 @@ func (s *Server) serveWebhook(c *fiber.Ctx) error {
 		return err
 	}
 	ex, err := s.engine.Start(ctx, tenantID, w.ID, engine.StartParams{
-		Trigger: engine.TriggerWebhook, Node: hook.Node, Input: []workflow.Item{item}})
+		Trigger: engine.TriggerWebhook, Node: hook.Node, Input: []workflow.Item{item}, Workflow: w})
 	if err != nil {
 		return err
 	}

@@ -197,14 +197,21 @@ type StartParams struct {
 	// webhook or schedule that fired); other trigger nodes of the kind are
 	// skipped. Empty gives Input to every trigger node of the kind.
 	Node string
+	// Workflow, when set, is the workflow as the caller has just read it
+	// (the tenant's, by workflowID): Start runs that version instead of
+	// reading it again, so what the caller checked is what runs.
+	Workflow *store.Workflow
 }
 
 // Start starts an execution of the workflow's current version.
 // store.ErrNotFound when the workflow is not the tenant's.
 func (e *Engine) Start(ctx context.Context, tenantID, workflowID string, p StartParams) (*store.Execution, error) {
-	wf, err := e.store.WorkflowGet(ctx, tenantID, workflowID)
-	if err != nil {
-		return nil, fmt.Errorf("engine: start: %w", err)
+	wf := p.Workflow
+	if wf == nil || wf.ID != workflowID || wf.TenantID != tenantID {
+		var err error
+		if wf, err = e.store.WorkflowGet(ctx, tenantID, workflowID); err != nil {
+			return nil, fmt.Errorf("engine: start: %w", err)
+		}
 	}
 	def := &wf.Definition
 	trigger := cmp.Or(p.Trigger, TriggerManual)

@@ -363,3 +363,27 @@ func TestNodeReferencesTriggersAndLocks(t *testing.T) {
 	_, err = h.eng.Start(context.Background(), h.tenant, "wf_unknown", startParams())
 	require.ErrorIs(t, err, store.ErrNotFound)
 }
+
+// A caller that has just read the workflow (a webhook checks its auth on
+// it) hands it to Start, which runs that version rather than reading the
+// workflow again; a copy that is not the tenant's workflow is ignored.
+func TestStartRunsTheWorkflowItWasGiven(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, mode{name: "embedded"}, harnessOpts{})
+	ctx := context.Background()
+	id := h.save(`{"name": "given", "nodes": [{"name": "start", "type": "trigger.manual"}]}`)
+	read, err := h.store.WorkflowGet(ctx, h.tenant, id)
+	require.NoError(t, err)
+	h.update(id, `{"name": "given", "nodes": [{"name": "start", "type": "trigger.manual"}, {"name": "after", "type": "core.noop"}],
+		"connections": [{"from": "start", "to": "after"}]}`)
+
+	ex, err := h.eng.Start(ctx, h.tenant, id, engine.StartParams{Trigger: engine.TriggerManual, Workflow: read})
+	require.NoError(t, err)
+	require.Equal(t, 1, ex.WorkflowVersion, "the version the caller read")
+
+	other := *read
+	other.TenantID = "tn_someone_else"
+	ex, err = h.eng.Start(ctx, h.tenant, id, engine.StartParams{Trigger: engine.TriggerManual, Workflow: &other})
+	require.NoError(t, err)
+	require.Equal(t, 2, ex.WorkflowVersion, "another tenant's copy is not used: the store's current version runs")
+}
