@@ -403,7 +403,7 @@ func (s *Store) ExecutionAdmit(ctx context.Context, tenantID string, maxActive i
 			return err
 		}
 		now := record.Now() // under the lock: after the finish that freed a slot
-		var slots any // LIMIT NULL: all
+		var slots any       // LIMIT NULL: all
 		if maxActive > 0 {
 			active, _, err := countSlots(ctx, tx, tenantID, maxActive, 1)
 			if err != nil {
